@@ -1,0 +1,153 @@
+// Package sqlite is the embedded default store: one SQLite file (pure Go,
+// modernc.org/sqlite, WAL mode) holding every HUMAN store.
+//
+// # URLs
+//
+// "sqlite:///abs/path/human.db" or "sqlite://./rel/path.db" (a relative path
+// is relative to the working directory). "sqlite://" with no path means
+// $HUMAN_DATA_DIR/human.db, else ./human-data/human.db.
+//
+// Writes run in BEGIN IMMEDIATE transactions with synchronous=FULL, so an
+// acknowledged write survives a crash of the process or the machine.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/humanos/human/errs"
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+)
+
+// DB is an open SQLite database shared by the stores of this package.
+type DB struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens (creating if needed) the database file at path and applies the
+// schema of every store.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "sqlite: empty path")
+	}
+	if path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, errs.Errorf(errs.ErrUnavailable, "sqlite: %w", err)
+		}
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, errs.Errorf(errs.ErrUnavailable, "sqlite: open %s: %w", path, err)
+	}
+	if path == ":memory:" {
+		db.SetMaxOpenConns(1)
+	}
+	d := &DB{db: db, path: path}
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Path is the database file's path.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// migration is one forward-only schema step of one store.
+type migration struct {
+	store   string
+	version int
+	stmts   []string
+}
+
+// migrations lists every store's schema steps. Each store file appends its
+// own in an init function; versions per store start at 1 and never change
+// once released.
+var migrations []migration
+
+func (d *DB) migrate(ctx context.Context) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			store TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (store, version))`); err != nil {
+			return err
+		}
+		for _, m := range migrations {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE store = ? AND version = ?`,
+				m.store, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			for _, s := range m.stmts {
+				if _, err := tx.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("migration %s/%d: %w", m.store, m.version, err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (store, version) VALUES (?, ?)`,
+				m.store, m.version); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// tx runs fn in one write transaction, committing if fn returns nil and
+// rolling back otherwise. Errors come back mapped to the errs vocabulary.
+func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return errs.Errorf(errs.ErrUnavailable, "sqlite: %w", err)
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(ctx, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return mapErr(ctx, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(ctx, err)
+	}
+	return nil
+}
+
+// mapErr maps a database error onto the errs vocabulary, once, here. Errors
+// that already carry a kind pass through unchanged.
+func mapErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errs.Kind(err) != nil {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return errs.Errorf(errs.ErrNotFound, "%w", err)
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return errs.Errorf(errs.ErrUnavailable, "sqlite: %w", err)
+	}
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3lib.SQLITE_CONSTRAINT:
+			return errs.Errorf(errs.ErrConflict, "sqlite: %w", err)
+		case sqlite3lib.SQLITE_BUSY, sqlite3lib.SQLITE_LOCKED, sqlite3lib.SQLITE_IOERR, sqlite3lib.SQLITE_FULL:
+			return errs.Errorf(errs.ErrUnavailable, "sqlite: %w", err)
+		}
+	}
+	return errs.Errorf(errs.ErrUnavailable, "sqlite: %w", err)
+}

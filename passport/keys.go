@@ -1,0 +1,137 @@
+package passport
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/humanos/human/errs"
+)
+
+// Suite names a signature algorithm.
+type Suite string
+
+// The signature suites. Ed25519 is the first; ES256 and WebAuthn assertions
+// come with the passkey work.
+const (
+	SuiteEd25519 Suite = "ed25519"
+)
+
+// PublicKey is the public half of a device, agent or org key. It is all the
+// library ever holds of a human's key.
+type PublicKey struct {
+	Suite Suite  `json:"suite"`
+	Key   []byte `json:"key"`
+}
+
+// String encodes the key as "suite:base64url", the form used in documents.
+func (k PublicKey) String() string {
+	return string(k.Suite) + ":" + base64.RawURLEncoding.EncodeToString(k.Key)
+}
+
+// ID is a short stable identifier of the key: the first 16 bytes of the
+// SHA-256 of its String form, base64url-encoded. It names the key in
+// envelope signatures.
+func (k PublicKey) ID() string {
+	sum := sha256.Sum256([]byte(k.String()))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// ParsePublicKey decodes the String form of a key.
+func ParsePublicKey(s string) (PublicKey, error) {
+	suite, enc, ok := strings.Cut(s, ":")
+	if !ok {
+		return PublicKey{}, errs.Errorf(errs.ErrInvalidArgument, "public key %q: want suite:base64url", s)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return PublicKey{}, errs.Errorf(errs.ErrInvalidArgument, "public key %q: %v", s, err)
+	}
+	k := PublicKey{Suite: Suite(suite), Key: raw}
+	return k, k.Validate()
+}
+
+// Validate reports whether the key is well formed for its suite.
+func (k PublicKey) Validate() error {
+	switch k.Suite {
+	case SuiteEd25519:
+		if len(k.Key) != ed25519.PublicKeySize {
+			return errs.Errorf(errs.ErrInvalidArgument, "ed25519 public key has %d bytes, want %d", len(k.Key), ed25519.PublicKeySize)
+		}
+		return nil
+	default:
+		return errs.Errorf(errs.ErrInvalidArgument, "unknown signature suite %q", k.Suite)
+	}
+}
+
+// Verify checks sig over message with this key. It returns nil only for a
+// valid signature, and an error wrapping errs.ErrUnauthenticated otherwise.
+func (k PublicKey) Verify(message, sig []byte) error {
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	switch k.Suite {
+	case SuiteEd25519:
+		if !ed25519.Verify(ed25519.PublicKey(k.Key), message, sig) {
+			return errs.Errorf(errs.ErrUnauthenticated, "ed25519 signature by key %s does not verify", k.ID())
+		}
+		return nil
+	}
+	return errs.Errorf(errs.ErrInvalidArgument, "unknown signature suite %q", k.Suite)
+}
+
+// Equal reports whether two keys are the same.
+func (k PublicKey) Equal(o PublicKey) bool {
+	return k.Suite == o.Suite && string(k.Key) == string(o.Key)
+}
+
+// Signer signs with a private key the caller holds: a device (passkey,
+// secure enclave, local key file), an agent runtime or an org signer. The
+// library never sees a human's private key; it only asks a Signer to sign.
+type Signer interface {
+	// PublicKey returns the key that verifies this signer's signatures.
+	PublicKey() PublicKey
+	// Sign returns a signature over message.
+	Sign(message []byte) ([]byte, error)
+}
+
+// Ed25519Signer is a Signer over an in-process Ed25519 private key: what a
+// device, an agent runtime or a CLI key file holds.
+type Ed25519Signer struct {
+	priv ed25519.PrivateKey
+}
+
+// NewEd25519Signer wraps a private key. It panics if the key is not
+// ed25519.PrivateKeySize bytes long.
+func NewEd25519Signer(priv ed25519.PrivateKey) *Ed25519Signer {
+	if len(priv) != ed25519.PrivateKeySize {
+		panic(fmt.Sprintf("passport: ed25519 private key has %d bytes", len(priv)))
+	}
+	return &Ed25519Signer{priv: priv}
+}
+
+// GenerateEd25519 makes a fresh key pair from crypto/rand. Call it on the
+// device that will hold the key, never on a server for a human.
+func GenerateEd25519() (*Ed25519Signer, error) {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Ed25519Signer{priv: priv}, nil
+}
+
+// PublicKey implements Signer.
+func (s *Ed25519Signer) PublicKey() PublicKey {
+	return PublicKey{Suite: SuiteEd25519, Key: []byte(s.priv.Public().(ed25519.PublicKey))}
+}
+
+// Sign implements Signer.
+func (s *Ed25519Signer) Sign(message []byte) ([]byte, error) {
+	return ed25519.Sign(s.priv, message), nil
+}
+
+// PrivateKey returns the wrapped key, for callers that persist their own
+// device key (a CLI key file) or build a checkpoint signer from an org key.
+func (s *Ed25519Signer) PrivateKey() ed25519.PrivateKey { return s.priv }
