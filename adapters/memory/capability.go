@@ -1,0 +1,172 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/humanos/human/capability"
+	"github.com/humanos/human/errs"
+)
+
+// GraphStore is an in-memory capability.Store, safe for concurrent use.
+type GraphStore struct {
+	mu   sync.RWMutex
+	orgs map[string]*graphOrg
+}
+
+var _ capability.Store = (*GraphStore)(nil)
+
+// graphOrg is one org's namespace; out and in index edges by their ends.
+type graphOrg struct {
+	nodes map[string]capability.Node
+	out   map[graphKey]map[string]capability.Edge // (from, kind) -> to -> edge
+	in    map[graphKey]map[string]capability.Edge // (to, kind) -> from -> edge
+}
+
+type graphKey struct {
+	node string
+	kind capability.EdgeKind
+}
+
+// NewGraphStore returns an empty graph store.
+func NewGraphStore() *GraphStore {
+	return &GraphStore{orgs: map[string]*graphOrg{}}
+}
+
+func graphCtxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return errs.Errorf(errs.ErrUnavailable, "memory graph store: %w", err)
+	}
+	return nil
+}
+
+// org returns the namespace, creating it when create is set; mu must be held.
+func (s *GraphStore) org(org string, create bool) *graphOrg {
+	o := s.orgs[org]
+	if o == nil && create {
+		o = &graphOrg{
+			nodes: map[string]capability.Node{},
+			out:   map[graphKey]map[string]capability.Edge{},
+			in:    map[graphKey]map[string]capability.Edge{},
+		}
+		s.orgs[org] = o
+	}
+	return o
+}
+
+// PutNode implements capability.Store.
+func (s *GraphStore) PutNode(ctx context.Context, org string, n capability.Node) error {
+	if err := graphCtxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.org(org, true)
+	if old, ok := o.nodes[n.ID]; ok && old.Kind != n.Kind {
+		return errs.Errorf(errs.ErrConflict, "node %q exists as a %s, not a %s", n.ID, old.Kind, n.Kind)
+	}
+	o.nodes[n.ID] = n
+	return nil
+}
+
+// Node implements capability.Store.
+func (s *GraphStore) Node(ctx context.Context, org, id string) (capability.Node, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return capability.Node{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if o := s.org(org, false); o != nil {
+		if n, ok := o.nodes[id]; ok {
+			return n, nil
+		}
+	}
+	return capability.Node{}, errs.Errorf(errs.ErrNotFound, "node %q in org %q", id, org)
+}
+
+// PutEdge implements capability.Store.
+func (s *GraphStore) PutEdge(ctx context.Context, org string, e capability.Edge) error {
+	if err := graphCtxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.org(org, false)
+	for _, id := range []string{e.From, e.To} {
+		if o == nil {
+			return errs.Errorf(errs.ErrNotFound, "edge end %q: no such node in org %q", id, org)
+		}
+		if _, ok := o.nodes[id]; !ok {
+			return errs.Errorf(errs.ErrNotFound, "edge end %q: no such node in org %q", id, org)
+		}
+	}
+	graphIndex(o.out, graphKey{e.From, e.Kind}, e.To, e)
+	graphIndex(o.in, graphKey{e.To, e.Kind}, e.From, e)
+	return nil
+}
+
+func graphIndex(m map[graphKey]map[string]capability.Edge, k graphKey, other string, e capability.Edge) {
+	if m[k] == nil {
+		m[k] = map[string]capability.Edge{}
+	}
+	m[k][other] = e
+}
+
+// DeleteEdge implements capability.Store.
+func (s *GraphStore) DeleteEdge(ctx context.Context, org string, from string, kind capability.EdgeKind, to string) error {
+	if err := graphCtxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.org(org, false)
+	if o == nil {
+		return errs.Errorf(errs.ErrNotFound, "edge %s -%s-> %s in org %q", from, kind, to, org)
+	}
+	if _, ok := o.out[graphKey{from, kind}][to]; !ok {
+		return errs.Errorf(errs.ErrNotFound, "edge %s -%s-> %s in org %q", from, kind, to, org)
+	}
+	delete(o.out[graphKey{from, kind}], to)
+	delete(o.in[graphKey{to, kind}], from)
+	return nil
+}
+
+// Out implements capability.Store.
+func (s *GraphStore) Out(ctx context.Context, org, from string, kind capability.EdgeKind) ([]capability.Edge, error) {
+	return s.edges(ctx, org, from, kind, true)
+}
+
+// In implements capability.Store.
+func (s *GraphStore) In(ctx context.Context, org, to string, kind capability.EdgeKind) ([]capability.Edge, error) {
+	return s.edges(ctx, org, to, kind, false)
+}
+
+func (s *GraphStore) edges(ctx context.Context, org, node string, kind capability.EdgeKind, out bool) ([]capability.Edge, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o := s.org(org, false)
+	if o == nil {
+		return nil, nil
+	}
+	idx := o.in
+	if out {
+		idx = o.out
+	}
+	m := idx[graphKey{node, kind}]
+	res := make([]capability.Edge, 0, len(m))
+	for _, e := range m {
+		res = append(res, e)
+	}
+	slices.SortFunc(res, func(a, b capability.Edge) int {
+		if out {
+			return cmp.Compare(a.To, b.To)
+		}
+		return cmp.Compare(a.From, b.From)
+	})
+	return res, nil
+}

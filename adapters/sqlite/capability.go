@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/humanos/human/capability"
+	"github.com/humanos/human/errs"
+)
+
+func init() {
+	migrations = append(migrations, migration{store: "capability", version: 1, stmts: []string{
+		`CREATE TABLE capability_nodes (
+			org  TEXT NOT NULL,
+			id   TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			name TEXT NOT NULL,
+			PRIMARY KEY (org, id)
+		) WITHOUT ROWID`,
+		`CREATE TABLE capability_edges (
+			org     TEXT NOT NULL,
+			from_id TEXT NOT NULL,
+			kind    TEXT NOT NULL,
+			to_id   TEXT NOT NULL,
+			level   INTEGER NOT NULL,
+			expires TEXT NOT NULL, -- RFC 3339 with nanoseconds, '' for never
+			issuer  TEXT NOT NULL,
+			PRIMARY KEY (org, from_id, kind, to_id),
+			FOREIGN KEY (org, from_id) REFERENCES capability_nodes (org, id),
+			FOREIGN KEY (org, to_id) REFERENCES capability_nodes (org, id)
+		) WITHOUT ROWID`,
+		`CREATE INDEX capability_edges_in ON capability_edges (org, to_id, kind, from_id)`,
+	}})
+}
+
+// GraphStore is the SQLite capability.Store: one row per node and per edge,
+// indexed both ways.
+type GraphStore struct{ d *DB }
+
+var _ capability.Store = (*GraphStore)(nil)
+
+// NewGraphStore returns the graph store over db.
+func NewGraphStore(db *DB) *GraphStore { return &GraphStore{d: db} }
+
+func graphCtxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return errs.Errorf(errs.ErrUnavailable, "sqlite graph store: %w", err)
+	}
+	return nil
+}
+
+// PutNode implements capability.Store.
+func (s *GraphStore) PutNode(ctx context.Context, org string, n capability.Node) error {
+	return s.d.tx(ctx, func(tx *sql.Tx) error {
+		var kind string
+		err := tx.QueryRowContext(ctx, `SELECT kind FROM capability_nodes WHERE org = ? AND id = ?`, org, n.ID).Scan(&kind)
+		switch {
+		case err == sql.ErrNoRows:
+			_, err = tx.ExecContext(ctx, `INSERT INTO capability_nodes (org, id, kind, name) VALUES (?, ?, ?, ?)`,
+				org, n.ID, string(n.Kind), n.Name)
+			return err
+		case err != nil:
+			return err
+		case kind != string(n.Kind):
+			return errs.Errorf(errs.ErrConflict, "node %q exists as a %s, not a %s", n.ID, kind, n.Kind)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE capability_nodes SET name = ? WHERE org = ? AND id = ?`, n.Name, org, n.ID)
+		return err
+	})
+}
+
+// Node implements capability.Store.
+func (s *GraphStore) Node(ctx context.Context, org, id string) (capability.Node, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return capability.Node{}, err
+	}
+	n := capability.Node{ID: id}
+	err := s.d.db.QueryRowContext(ctx, `SELECT kind, name FROM capability_nodes WHERE org = ? AND id = ?`, org, id).
+		Scan(&n.Kind, &n.Name)
+	if err == sql.ErrNoRows {
+		return capability.Node{}, errs.Errorf(errs.ErrNotFound, "node %q in org %q", id, org)
+	}
+	return n, mapErr(ctx, err)
+}
+
+// PutEdge implements capability.Store.
+func (s *GraphStore) PutEdge(ctx context.Context, org string, e capability.Edge) error {
+	expires := ""
+	if !e.Expires.IsZero() {
+		expires = e.Expires.UTC().Format(time.RFC3339Nano)
+	}
+	return s.d.tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range []string{e.From, e.To} {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM capability_nodes WHERE org = ? AND id = ?`, org, id).Scan(&one)
+			if err == sql.ErrNoRows {
+				return errs.Errorf(errs.ErrNotFound, "edge end %q: no such node in org %q", id, org)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO capability_edges (org, from_id, kind, to_id, level, expires, issuer)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (org, from_id, kind, to_id) DO UPDATE SET level = excluded.level, expires = excluded.expires, issuer = excluded.issuer`,
+			org, e.From, string(e.Kind), e.To, e.Level, expires, e.Issuer)
+		return err
+	})
+}
+
+// DeleteEdge implements capability.Store.
+func (s *GraphStore) DeleteEdge(ctx context.Context, org string, from string, kind capability.EdgeKind, to string) error {
+	return s.d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM capability_edges WHERE org = ? AND from_id = ? AND kind = ? AND to_id = ?`,
+			org, from, string(kind), to)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errs.Errorf(errs.ErrNotFound, "edge %s -%s-> %s in org %q", from, kind, to, org)
+		}
+		return nil
+	})
+}
+
+// Out implements capability.Store.
+func (s *GraphStore) Out(ctx context.Context, org, from string, kind capability.EdgeKind) ([]capability.Edge, error) {
+	return s.edges(ctx, `SELECT from_id, to_id, level, expires, issuer FROM capability_edges
+		WHERE org = ? AND from_id = ? AND kind = ? ORDER BY to_id`, org, from, kind)
+}
+
+// In implements capability.Store.
+func (s *GraphStore) In(ctx context.Context, org, to string, kind capability.EdgeKind) ([]capability.Edge, error) {
+	return s.edges(ctx, `SELECT from_id, to_id, level, expires, issuer FROM capability_edges
+		WHERE org = ? AND to_id = ? AND kind = ? ORDER BY from_id`, org, to, kind)
+}
+
+func (s *GraphStore) edges(ctx context.Context, query, org, node string, kind capability.EdgeKind) ([]capability.Edge, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.d.db.QueryContext(ctx, query, org, node, string(kind))
+	if err != nil {
+		return nil, mapErr(ctx, err)
+	}
+	defer rows.Close()
+	var out []capability.Edge
+	for rows.Next() {
+		e := capability.Edge{Kind: kind}
+		var expires string
+		if err := rows.Scan(&e.From, &e.To, &e.Level, &expires, &e.Issuer); err != nil {
+			return nil, mapErr(ctx, err)
+		}
+		if expires != "" {
+			if e.Expires, err = time.Parse(time.RFC3339Nano, expires); err != nil {
+				return nil, errs.Errorf(errs.ErrUnavailable, "sqlite graph store: edge %s -> %s: bad expiry %q: %v", e.From, e.To, expires, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, mapErr(ctx, rows.Err())
+}

@@ -1,0 +1,23 @@
+// Package capability is the org-namespaced capability graph: who holds
+// which capability, directly or through team membership.
+//
+// The graph has four kinds of node (human, agent, team, capability) and
+// three kinds of edge:
+//
+//   - holds: a human, agent or team holds a capability, optionally at a
+//     level and until an expiry;
+//   - member_of: a human or agent belongs to a team, or a team to a team;
+//   - delegates: a human delegates to an agent (recorded for display and
+//     routing; it does not pass capabilities on, delegation scope is the
+//     passport package's concern).
+//
+// A [Store] only persists nodes and adjacency. The queries live here, once,
+// in [Graph]: [Graph.Holds] answers "does S hold C, and by which path" and
+// [Graph.Holders] answers "which humans in org O hold C". Both walk
+// member_of edges transitively, are safe against membership cycles, ignore
+// expired edges, and return deterministic results (breadth-first, neighbours
+// in ID order, so the reported path is a shortest one).
+//
+// Every call is scoped to an org; nothing of one org is visible through
+// another org's calls.
+package capability
