@@ -5,4 +5,56 @@
 // Trust comes from signatures, not from whoever runs the store: every
 // passport, event and delegation is kept as the signed envelope it was
 // created as, and is verified again whenever it is read.
+//
+// # Passports
+//
+// A passport is a log of events, each an [Envelope] of type
+// [EventPayloadType]. Event 0, the inception ([NewInception]), declares the
+// kind (human, agent or org), an optional display name and the keys, and is
+// signed by every key it declares: a human passport exists only if the
+// device holding its key signed it. The library never generates or holds a
+// human's private key; it asks a [Signer] the caller controls.
+//
+// The DID is self-certifying: "did:human:" followed by the lowercase,
+// unpadded base32 of the SHA-256 of the inception payload bytes ([Digest]).
+// Anyone holding the inception can check it, and it stays the same when
+// keys rotate.
+//
+// Later events carry the DID, their seq (1, 2, ...), prev (the Digest of the
+// previous event's payload) and a created time, and are signed by a key
+// current before them: [RotateKeys] replaces the keys (signed by a current
+// key and by every new one), [RevokePassport] ends the passport. [Replay]
+// verifies a log and derives the state; it rejects unsigned, mis-signed,
+// out-of-order, back-dated and future-dated events, and event types it does
+// not know, so the log can grow new types (device add/remove, guardians,
+// recovery) without an old verifier accepting what it cannot judge.
+//
+// # Delegations
+//
+// A [Delegation] is a certificate ([Delegate], type
+// [DelegationPayloadType]) by which an issuer lets an agent act within a
+// [Scope] between not-before and expiry. Its ID is "dlg:" + Digest(payload).
+// A chain starts at a delegation issued by a human or org passport; each
+// further link is issued by the previous link's subject (an agent
+// sub-delegating), names that link as its parent, and lies within it: its
+// actions and resources are covered by the parent's patterns, it keeps every
+// parent limit at the same or a lower value, and its window lies inside the
+// parent's. A [Revocation] ([Revoke]) by the issuer of a link, or by any
+// issuer above it, stops that link and everything below it.
+//
+// # Registry and Store
+//
+// A [Registry] is the verified view over a [Store], which persists bytes
+// only. Registry verifies every write before anchoring it (see [Anchor]) and
+// storing it, and verifies again on every read, so rows written straight
+// into a store without valid signatures fail everywhere.
+// [Registry.VerifyChain] is on the hot path of every governed call: it
+// re-reads passports, delegations and revocations from the store each call
+// (so revocation takes effect at once) and caches only signature checks,
+// keyed by the exact stored bytes and the issuer's key state.
+//
+// A rotation of an issuer's keys invalidates the delegations its old key
+// signed: a delegation verifies only against the issuer's current keys,
+// because a rotated-away (possibly stolen) key could otherwise sign
+// back-dated certificates. Re-issue delegations after a rotation.
 package passport

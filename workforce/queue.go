@@ -226,7 +226,7 @@ func (q *Queue) checkVote(ctx context.Context, t *Task, env *passport.Envelope) 
 	}
 	keys, err := q.keys.VerifyingKeys(ctx, t.Org, a.Approver)
 	if err != nil {
-		if errs.Kind(err) == errs.ErrUnavailable {
+		if k := errs.Kind(err); k == errs.ErrUnavailable || k == errs.ErrPermissionDenied {
 			return Approval{}, err
 		}
 		return Approval{}, errs.Errorf(errs.ErrUnauthenticated, "workforce: no verifying keys for approver %q: %v", a.Approver, err)

@@ -1,0 +1,274 @@
+package adaptertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/humanos/human/errs"
+	"github.com/humanos/human/ledger"
+)
+
+// RunLedgerStore runs the ledger.Store conformance suite. newStore must
+// return a fresh, empty store each time it is called; every subtest calls
+// it. The suite writes arbitrary bytes: a store never hashes or verifies.
+func RunLedgerStore(t *testing.T, newStore func(t *testing.T) ledger.Store) {
+	t.Helper()
+	ctx := context.Background()
+
+	t.Run("EmptyHead", func(t *testing.T) {
+		s := newStore(t)
+		size, cp, err := s.Head(ctx, "acme")
+		if err != nil || size != 0 || cp != nil {
+			t.Errorf("Head of a new log = %d, %q, %v; want 0, nil, nil", size, cp, err)
+		}
+	})
+
+	t.Run("AppendAndRead", func(t *testing.T) {
+		s := newStore(t)
+		ledgerAppend(t, s, "acme", 0, "e0", "e1", "")
+		ledgerAppend(t, s, "acme", 3, "e3")
+		size, cp, err := s.Head(ctx, "acme")
+		if err != nil || size != 4 || string(cp) != "checkpoint 4" {
+			t.Fatalf("Head = %d, %q, %v; want 4, %q, nil", size, cp, err, "checkpoint 4")
+		}
+		ledgerWantEntries(t, s, "acme", 0, 4, "e0", "e1", "", "e3")
+		ledgerWantEntries(t, s, "acme", 1, 3, "e1", "")
+		ledgerWantEntries(t, s, "acme", 2, 2)
+		got, err := s.Nodes(ctx, "acme", []ledger.NodeID{{Level: 0, Index: 3}, {Level: 1, Index: 0}, {Level: 0, Index: 0}})
+		if err != nil {
+			t.Fatalf("Nodes: %v", err)
+		}
+		want := []string{ledgerNodeHash(0, 3), ledgerNodeHash(1, 0), ledgerNodeHash(0, 0)}
+		for i := range want {
+			if string(got[i]) != want[i] {
+				t.Errorf("Nodes[%d] = %q, want %q", i, got[i], want[i])
+			}
+		}
+		if got, err := s.Nodes(ctx, "acme", nil); err != nil || len(got) != 0 {
+			t.Errorf("Nodes(nil) = %v, %v; want empty, nil", got, err)
+		}
+	})
+
+	t.Run("Conflict", func(t *testing.T) {
+		s := newStore(t)
+		ledgerAppend(t, s, "acme", 0, "a", "b")
+		for _, size := range []uint64{0, 1, 3, 100} {
+			err := s.Append(ctx, "acme", size, [][]byte{[]byte("x")}, nil, []byte("forged"))
+			if !errors.Is(err, errs.ErrConflict) {
+				t.Errorf("Append at stale size %d: err = %v, want ErrConflict", size, err)
+			}
+		}
+		size, cp, _ := s.Head(ctx, "acme")
+		if size != 2 || string(cp) != "checkpoint 2" {
+			t.Errorf("after refused appends Head = %d, %q; want 2, %q", size, cp, "checkpoint 2")
+		}
+		ledgerWantEntries(t, s, "acme", 0, 2, "a", "b")
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Entries(ctx, "acme", 0, 1); !errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("Entries of empty log: err = %v, want ErrNotFound", err)
+		}
+		ledgerAppend(t, s, "acme", 0, "a", "b")
+		if _, err := s.Entries(ctx, "acme", 1, 3); !errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("Entries past the end: err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.Nodes(ctx, "acme", []ledger.NodeID{{Level: 0, Index: 0}, {Level: 5, Index: 9}}); !errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("Nodes with a missing id: err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("InvalidArgument", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Append(ctx, "acme", 0, nil, nil, []byte("cp")); !errors.Is(err, errs.ErrInvalidArgument) {
+			t.Errorf("Append of no entries: err = %v, want ErrInvalidArgument", err)
+		}
+		if err := s.Append(ctx, "", 0, [][]byte{[]byte("a")}, nil, []byte("cp")); !errors.Is(err, errs.ErrInvalidArgument) {
+			t.Errorf("Append to empty log name: err = %v, want ErrInvalidArgument", err)
+		}
+		ledgerAppend(t, s, "acme", 0, "a", "b")
+		if _, err := s.Entries(ctx, "acme", 2, 1); !errors.Is(err, errs.ErrInvalidArgument) {
+			t.Errorf("Entries with start > end: err = %v, want ErrInvalidArgument", err)
+		}
+	})
+
+	t.Run("LogIsolation", func(t *testing.T) {
+		s := newStore(t)
+		ledgerAppend(t, s, "org-a", 0, "a0", "a1")
+		ledgerAppend(t, s, "org-b", 0, "b0")
+		ledgerWantEntries(t, s, "org-a", 0, 2, "a0", "a1")
+		ledgerWantEntries(t, s, "org-b", 0, 1, "b0")
+		if size, _, _ := s.Head(ctx, "org-b"); size != 1 {
+			t.Errorf("org-b size = %d, want 1", size)
+		}
+		if _, err := s.Entries(ctx, "org-b", 0, 2); !errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("org-b reading past its own end into org-a's size: err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.Nodes(ctx, "org-b", []ledger.NodeID{{Level: 1, Index: 0}}); !errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("org-b reading a node only org-a has: err = %v, want ErrNotFound", err)
+		}
+		h, err := s.Nodes(ctx, "org-b", []ledger.NodeID{{Level: 0, Index: 0}})
+		if err != nil || string(h[0]) != ledgerNodeHash(0, 0)+"@org-b" {
+			t.Errorf("org-b node (0,0) = %q, %v; want its own", h, err)
+		}
+		if size, _, _ := s.Head(ctx, "org-c"); size != 0 {
+			t.Errorf("unknown log size = %d, want 0", size)
+		}
+	})
+
+	t.Run("NoAliasing", func(t *testing.T) {
+		s := newStore(t)
+		e := []byte("entry")
+		cp := []byte("checkpoint 1")
+		h := []byte("hash")
+		if err := s.Append(ctx, "acme", 0, [][]byte{e}, []ledger.Node{{ID: ledger.NodeID{}, Hash: h}}, cp); err != nil {
+			t.Fatal(err)
+		}
+		e[0], cp[0], h[0] = 'X', 'X', 'X'
+		got, _ := s.Entries(ctx, "acme", 0, 1)
+		got[0][0] = 'Y'
+		ledgerWantEntries(t, s, "acme", 0, 1, "entry")
+		_, head, _ := s.Head(ctx, "acme")
+		if string(head) != "checkpoint 1" {
+			t.Errorf("checkpoint changed through the caller's slice: %q", head)
+		}
+		n, _ := s.Nodes(ctx, "acme", []ledger.NodeID{{}})
+		if string(n[0]) != "hash" {
+			t.Errorf("node changed through the caller's slice: %q", n[0])
+		}
+	})
+
+	t.Run("CancelledContext", func(t *testing.T) {
+		s := newStore(t)
+		ledgerAppend(t, s, "acme", 0, "a")
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		check := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, errs.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+				t.Errorf("%s with cancelled context: err = %v, want ErrUnavailable wrapping context.Canceled", what, err)
+			}
+		}
+		check("Append", s.Append(cctx, "acme", 1, [][]byte{[]byte("b")}, nil, []byte("checkpoint 2")))
+		_, _, err := s.Head(cctx, "acme")
+		check("Head", err)
+		_, err = s.Entries(cctx, "acme", 0, 1)
+		check("Entries", err)
+		_, err = s.Nodes(cctx, "acme", []ledger.NodeID{{}})
+		check("Nodes", err)
+		size, cp, err := s.Head(ctx, "acme")
+		if err != nil || size != 1 || string(cp) != "checkpoint 1" {
+			t.Errorf("after a cancelled Append Head = %d, %q, %v; want 1, %q", size, cp, err, "checkpoint 1")
+		}
+	})
+
+	t.Run("ConcurrentAppends", func(t *testing.T) {
+		s := newStore(t)
+		const writers, each = 4, 10
+		var wg sync.WaitGroup
+		errc := make(chan error, writers)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < each; {
+					size, _, err := s.Head(ctx, "acme")
+					if err != nil {
+						errc <- err
+						return
+					}
+					e := fmt.Sprintf("w%d-%d", w, i)
+					err = s.Append(ctx, "acme", size, [][]byte{[]byte(e)},
+						[]ledger.Node{{ID: ledger.NodeID{Index: size}, Hash: []byte(e)}}, []byte(fmt.Sprint("checkpoint ", size+1)))
+					switch {
+					case err == nil:
+						i++
+					case errors.Is(err, errs.ErrConflict), errors.Is(err, errs.ErrUnavailable):
+						// Lost the race (or the backend was busy): re-read and retry.
+					default:
+						errc <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			t.Fatalf("concurrent append: %v", err)
+		}
+		size, cp, err := s.Head(ctx, "acme")
+		if err != nil || size != writers*each || string(cp) != fmt.Sprint("checkpoint ", writers*each) {
+			t.Fatalf("Head = %d, %q, %v; want %d entries and their checkpoint", size, cp, err, writers*each)
+		}
+		entries, err := s.Entries(ctx, "acme", 0, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for i, e := range entries {
+			if seen[string(e)] {
+				t.Errorf("entry %q appended twice", e)
+			}
+			seen[string(e)] = true
+			// The node written with each entry sits at that entry's index:
+			// no writer's batch landed at an index it did not CAS for.
+			n, err := s.Nodes(ctx, "acme", []ledger.NodeID{{Index: uint64(i)}})
+			if err != nil || !bytes.Equal(n[0], e) {
+				t.Errorf("node at %d = %q, %v; want %q", i, n, err, e)
+			}
+		}
+	})
+}
+
+// ledgerNodeHash is the fake hash the suite stores for a node.
+func ledgerNodeHash(level uint, index uint64) string {
+	return fmt.Sprintf("node-%d-%d", level, index)
+}
+
+// ledgerAppend appends entries at size, with a fake leaf node per entry and
+// a fake level-1 node when an even index completes a pair, and the
+// checkpoint "checkpoint N".
+func ledgerAppend(t *testing.T, s ledger.Store, log string, size uint64, entries ...string) {
+	t.Helper()
+	var es [][]byte
+	var nodes []ledger.Node
+	suffix := ""
+	if log == "org-b" {
+		suffix = "@org-b"
+	}
+	for i, e := range entries {
+		idx := size + uint64(i)
+		es = append(es, []byte(e))
+		nodes = append(nodes, ledger.Node{ID: ledger.NodeID{Level: 0, Index: idx}, Hash: []byte(ledgerNodeHash(0, idx) + suffix)})
+		if idx%2 == 1 {
+			nodes = append(nodes, ledger.Node{ID: ledger.NodeID{Level: 1, Index: idx / 2}, Hash: []byte(ledgerNodeHash(1, idx/2) + suffix)})
+		}
+	}
+	n := size + uint64(len(entries))
+	if err := s.Append(context.Background(), log, size, es, nodes, []byte(fmt.Sprint("checkpoint ", n))); err != nil {
+		t.Fatalf("Append(%q, size %d, %d entries): %v", log, size, len(entries), err)
+	}
+}
+
+// ledgerWantEntries checks Entries(start, end) returns exactly want.
+func ledgerWantEntries(t *testing.T, s ledger.Store, log string, start, end uint64, want ...string) {
+	t.Helper()
+	got, err := s.Entries(context.Background(), log, start, end)
+	if err != nil {
+		t.Fatalf("Entries(%q, %d, %d): %v", log, start, end, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Entries(%q, %d, %d) returned %d entries, want %d", log, start, end, len(got), len(want))
+	}
+	for i := range want {
+		if string(got[i]) != want[i] {
+			t.Errorf("Entries(%q, %d, %d)[%d] = %q, want %q", log, start, end, i, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,13 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/humanos/human/adapters/adaptertest"
+	"github.com/humanos/human/adapters/memory"
+	"github.com/humanos/human/ledger"
+)
+
+func TestLedgerStoreConformance(t *testing.T) {
+	adaptertest.RunLedgerStore(t, func(t *testing.T) ledger.Store { return memory.NewLedgerStore() })
+}

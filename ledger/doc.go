@@ -1,0 +1,36 @@
+// Package ledger is HUMAN's tamper-evident ledger: every decision,
+// approval and identity change becomes a signed attestation appended to
+// the org's own append-only Merkle log, and anyone holding the log's
+// public key can check, offline, that a record is in the log and that the
+// log was never rewritten.
+//
+// # Attestations
+//
+// An attestation is an in-toto Statement v1 (subjects pinned by digest, a
+// predicate type such as PredicateDecision, a JSON predicate) inside a DSSE
+// envelope signed by the org signer. Log.Attest signs and queues one;
+// ParseAttestation decodes a log entry back.
+//
+// # The log
+//
+// Each org has one Log: an RFC 6962 Merkle tree (hashing and proofs from
+// github.com/transparency-dev/merkle) whose tree heads are C2SP
+// tlog-checkpoint signed notes (golang.org/x/mod/sumdb/note). Appends are
+// group-committed: Submit queues an entry and returns at once; a single
+// sequencer per Log writes each batch with one Store.Append (a
+// compare-and-swap on the tree size) and one checkpoint signature, then
+// answers every Pending with a Receipt. If another Log (another process on
+// the same SQLite file, say) appended first, the sequencer reloads the head
+// and re-sequences the batch, so the log stays linear.
+//
+// # Verification
+//
+// The package owns every hash and proof; a Store only persists. Reads
+// verify: Log.Receipt and Log.Entry check the inclusion proof against the
+// signed checkpoint, Log.Verify recomputes the whole tree. Offline,
+// VerifyReceipt needs only the verifier (NewVerifier of the published
+// Log.VerifierKey), and VerifyConsistency shows a newer checkpoint extends
+// an older one, which is how a fork (two trees for one size) is caught.
+// Receipts encode as C2SP tlog-proof text (Receipt.MarshalText,
+// ParseReceipt).
+package ledger

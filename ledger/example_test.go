@@ -1,0 +1,76 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/humanos/human/adapters/memory"
+	"github.com/humanos/human/ledger"
+	"github.com/humanos/human/passport"
+)
+
+func ExampleLog_Attest() {
+	ctx := context.Background()
+	orgKey, _ := passport.GenerateEd25519() // in production: the org's KMS-backed signer
+	log, err := ledger.Open(ctx, memory.NewLedgerStore(), "acme", orgKey, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer log.Close()
+
+	st, err := ledger.NewStatement(ledger.PredicateDecision,
+		map[string]string{"agent": "did:human:agent-7", "action": "email.send", "effect": "allow"},
+		ledger.SubjectFor("request", []byte(`{"action":"email.send"}`)))
+	if err != nil {
+		panic(err)
+	}
+	pending, err := log.Attest(ctx, st) // signs and queues; returns at once
+	if err != nil {
+		panic(err)
+	}
+	receipt, err := pending.Wait(ctx) // the batch is durable
+	if err != nil {
+		panic(err)
+	}
+
+	env, got, _ := ledger.ParseAttestation(receipt.Entry)
+	fmt.Println("index:", receipt.Index)
+	fmt.Println("predicate:", got.PredicateType)
+	fmt.Println("signed by the org:", env.VerifiedBy(log.PublicKey()) == nil)
+	fmt.Println("receipt verifies:", ledger.VerifyReceipt(receipt, log.Verifier()) == nil)
+	// Output:
+	// index: 0
+	// predicate: https://humanos.dev/attestation/decision/v1
+	// signed by the org: true
+	// receipt verifies: true
+}
+
+func ExampleVerifyReceipt() {
+	ctx := context.Background()
+	orgKey, _ := passport.GenerateEd25519()
+	log, _ := ledger.Open(ctx, memory.NewLedgerStore(), "acme", orgKey, nil)
+	defer log.Close()
+	receipt, _ := log.Append(ctx, []byte("decision 42: allow"))
+
+	// The org publishes its verifier key; a receipt travels as text.
+	publishedKey := log.VerifierKey()
+	text, _ := receipt.MarshalText()
+
+	// Offline, with only the published key:
+	v, err := ledger.NewVerifier(publishedKey)
+	if err != nil {
+		panic(err)
+	}
+	r, err := ledger.ParseReceipt(text)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("genuine:", ledger.VerifyReceipt(r, v))
+
+	r.Entry = []byte("decision 42: deny")
+	r.LeafHash = nil
+	fmt.Println("altered:", ledger.VerifyReceipt(r, v) != nil)
+	// Output:
+	// genuine: <nil>
+	// altered: true
+}
