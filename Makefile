@@ -3,19 +3,11 @@
 #   make test                       (everything CI runs; .ci/run calls it)
 GO ?= go
 
-.PHONY: test vet unit race quickstart bench fuzz
+.PHONY: test quickstart bench fuzz
 
-test: vet unit race
-
-vet:
-	$(GO) vet ./...
-
-unit:
-	$(GO) test -count=1 ./...
-
-# The concurrency-heavy packages again under the race detector.
-race:
-	$(GO) test -count=1 -race -short ./ledger/ ./workforce/ ./passport/ ./policy/ ./capability/ .
+# Starts the real test servers (scripts/services/), then vet, tests, race.
+test:
+	GO=$(GO) ./scripts/test.sh
 
 quickstart:
 	$(GO) run ./examples/quickstart

@@ -51,13 +51,13 @@ rules:
 // world is one org set up for the scenarios: Alice delegates to an agent;
 // Bob and Carol hold finance.approver; Dave holds nothing.
 type world struct {
-	c                      *human.Client
+	c                       *human.Client
 	alice, bob, carol, dave *passport.Passport
-	aliceKey, bobKey       *passport.Ed25519Signer
-	carolKey, daveKey      *passport.Ed25519Signer
-	agent                  *passport.Passport
-	agentKey               *passport.Ed25519Signer
-	dlg                    *passport.Delegation
+	aliceKey, bobKey        *passport.Ed25519Signer
+	carolKey, daveKey       *passport.Ed25519Signer
+	agent                   *passport.Passport
+	agentKey                *passport.Ed25519Signer
+	dlg                     *passport.Delegation
 }
 
 // profiles are the store configurations every scenario runs on; each call
