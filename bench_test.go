@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/humanos/human"
+	"github.com/humanos/human/passport"
 )
 
 // BenchmarkCall measures the allowed path of a governed call: delegation
@@ -50,6 +51,23 @@ func BenchmarkCall(b *testing.B) {
 					b.Fatal(err)
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkBaselineEd25519Sign is the yardstick for BenchmarkCall: one
+// Ed25519 signature, the least an attested decision can cost. README
+// figures are reported as ratios to it, measured in the same run.
+func BenchmarkBaselineEd25519Sign(b *testing.B) {
+	s, err := passport.GenerateEd25519()
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Sign(msg); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
