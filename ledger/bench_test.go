@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/humanos/human/adapters/memory"
@@ -70,4 +71,28 @@ func BenchmarkVerifyReceipt(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkVerifyExport measures offline verification of an export of
+// 4096 attestations (signatures, tiles and root); entries/s is the
+// verification throughput.
+func BenchmarkVerifyExport(b *testing.B) {
+	ctx := context.Background()
+	l, _ := newMemLog(b)
+	const n = 4096
+	attestN(b, l, 0, n)
+	dir := b.TempDir()
+	if _, err := l.Export(ctx, ledger.DirSink(dir), nil); err != nil {
+		b.Fatal(err)
+	}
+	fsys := os.DirFS(dir)
+	opts := &ledger.VerifyExportOptions{VerifierKey: l.VerifierKey()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := ledger.VerifyExport(ctx, fsys, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
 }

@@ -33,4 +33,13 @@
 // an older one, which is how a fork (two trees for one size) is caught.
 // Receipts encode as C2SP tlog-proof text (Receipt.MarshalText,
 // ParseReceipt).
+//
+// # Export
+//
+// Log.Export writes a range of the log as a C2SP tlog-tiles tree (hash
+// tiles, entry bundles, the signed checkpoint, the verifier key) to an
+// ExportSink such as DirSink, streaming; VerifyExport checks such a tree
+// offline and names the first bad index (EntryError). The tiles are what
+// golang.org/x/mod/sumdb/tlog and other tlog-tiles clients read; see
+// docs/ledger.md for the layout and a third party's check.
 package ledger

@@ -3,8 +3,10 @@ package ledger_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 
+	"github.com/humanos/human/errs"
 	"github.com/humanos/human/ledger"
 	"github.com/humanos/human/passport"
 )
@@ -102,6 +104,26 @@ func FuzzParseCheckpoint(f *testing.F) {
 		}
 		if !bytes.HasPrefix(data, cp.Marshal()) {
 			t.Fatal("the parsed fields are not the text's first three lines")
+		}
+	})
+}
+
+func FuzzParseEntryBundle(f *testing.F) {
+	f.Add([]byte("\x00\x02ab\x00\x00\x00\x01c"), 3)
+	f.Add([]byte("\x00\x05ab"), 1)
+	f.Add([]byte{}, 1)
+	f.Fuzz(func(t *testing.T, data []byte, width int) {
+		entries, err := ledger.ParseEntryBundle(data, width)
+		if err != nil {
+			if !errors.Is(err, errs.ErrInvalidArgument) {
+				t.Fatalf("error of the wrong kind: %v", err)
+			}
+			return
+		}
+		// A bundle that parses re-encodes to the same bytes.
+		again, err := ledger.AppendEntryBundle(nil, entries...)
+		if err != nil || !bytes.Equal(again, data) || len(entries) != width {
+			t.Fatalf("round trip: %q -> %d entries -> %q, %v", data, len(entries), again, err)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/ledger"
@@ -60,6 +61,38 @@ func ledgerBlob(b []byte) []byte {
 	return b
 }
 
+// ledgerRows is how many rows one INSERT statement writes (SQLite allows
+// 32766 parameters per statement).
+const ledgerRows = 256
+
+// ledgerInserts caches the text of multi-row INSERT statements by shape.
+var ledgerInserts sync.Map
+
+// ledgerInsert returns "INSERT INTO table VALUES (?,..),(?,..)..." for rows
+// rows of cols columns.
+func ledgerInsert(table string, cols, rows int) string {
+	type shape struct {
+		table      string
+		cols, rows int
+	}
+	k := shape{table, cols, rows}
+	if q, ok := ledgerInserts.Load(k); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " VALUES ")
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	q := b.String()
+	ledgerInserts.Store(k, q)
+	return q
+}
+
 // Append implements ledger.Store.
 func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entries [][]byte, nodes []ledger.Node, checkpoint []byte) error {
 	if err := ctx.Err(); err != nil {
@@ -88,27 +121,30 @@ func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entri
 		if cur != start {
 			return errs.Errorf(errs.ErrConflict, "sqlite ledger %q: append at size %d, log has %d entries", log, size, cur)
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO ledger_entries (log, idx, entry) VALUES (?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for i, e := range entries {
-			if _, err := ins.ExecContext(ctx, log, start+int64(i), ledgerBlob(e)); err != nil {
+		// Multi-row INSERTs: one statement per ledgerRows rows instead of
+		// one per row, the main cost of a group commit.
+		args := make([]any, 0, 4*ledgerRows)
+		for lo := 0; lo < len(entries); lo += ledgerRows {
+			part := entries[lo:min(lo+ledgerRows, len(entries))]
+			args = args[:0]
+			for i, e := range part {
+				args = append(args, log, start+int64(lo+i), ledgerBlob(e))
+			}
+			if _, err := tx.ExecContext(ctx, ledgerInsert("ledger_entries (log, idx, entry)", 3, len(part)), args...); err != nil {
 				return err
 			}
 		}
-		insNode, err := tx.PrepareContext(ctx, `INSERT INTO ledger_nodes (log, level, idx, hash) VALUES (?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insNode.Close()
-		for _, n := range nodes {
-			idx, err := ledgerIndex("node index", n.ID.Index)
-			if err != nil {
-				return err
+		for lo := 0; lo < len(nodes); lo += ledgerRows {
+			part := nodes[lo:min(lo+ledgerRows, len(nodes))]
+			args = args[:0]
+			for _, n := range part {
+				idx, err := ledgerIndex("node index", n.ID.Index)
+				if err != nil {
+					return err
+				}
+				args = append(args, log, int64(n.ID.Level), idx, ledgerBlob(n.Hash))
 			}
-			if _, err := insNode.ExecContext(ctx, log, int64(n.ID.Level), idx, ledgerBlob(n.Hash)); err != nil {
+			if _, err := tx.ExecContext(ctx, ledgerInsert("ledger_nodes (log, level, idx, hash)", 4, len(part)), args...); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,201 @@
+// Package ledger_test compares HUMAN's ledger with Tessera (v1.0.4, POSIX
+// driver, checkpoint-only signing) on the same entries in the same run:
+// append throughput under group commit and the latency from append to a
+// receipt (ours) or a published checkpoint covering the entry (Tessera).
+//
+//	cd bench && go test -run '^$' -bench . -benchtime 20000x ./ledger/
+package ledger_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+	"k8s.io/klog/v2"
+
+	"github.com/humanos/human/adapters/memory"
+	"github.com/humanos/human/adapters/sqlite"
+	"github.com/humanos/human/ledger"
+	"github.com/humanos/human/passport"
+)
+
+// TestMain keeps Tessera's klog chatter out of the benchmark output.
+func TestMain(m *testing.M) {
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	os.Exit(m.Run())
+}
+
+// windows are how many appends are in flight at once, the same for every
+// system: 256 concurrent callers (a busy service; latency is what matters)
+// and 4096 (saturation; throughput is what matters).
+var windows = []int{256, 4096}
+
+// statements are the attestations every system logs: decision records of
+// realistic size (~700 bytes signed).
+func statement(i int) *ledger.Statement {
+	st, err := ledger.NewStatement(ledger.PredicateDecision, map[string]any{
+		"org": "acme", "agent": "did:key:z6MkAgent", "delegation": "dlg-7f3a", "action": "payments.transfer",
+		"resource": fmt.Sprintf("invoice/%d", i), "status": "allowed", "effect": "allow", "rule": "small-transfers",
+		"reason": "amount under the agent's limit", "policy_version": 12,
+		"policy_digest": "9f2c1b7e4a3d5c6b8a9f0e1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c1b",
+		"time":          "2026-01-01T00:00:00Z",
+	}, ledger.SubjectFor("did:key:z6MkAgent", []byte("did:key:z6MkAgent")))
+	if err != nil {
+		panic(err)
+	}
+	return st
+}
+
+// signedEntries are the same statements pre-signed (DSSE), for the systems
+// that log bytes without signing each entry.
+func signedEntries(b *testing.B, signer passport.Signer, n int) [][]byte {
+	b.Helper()
+	out := make([][]byte, n)
+	for i := range out {
+		payload, err := json.Marshal(statement(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		env, err := passport.Seal(ledger.PayloadType, payload, signer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if out[i], err = env.Marshal(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return out
+}
+
+// drive runs b.N appends with at most window in flight, each in its own
+// goroutine (as concurrent callers), and reports entries/s and the p50/p99
+// latency from the append call to its receipt or covering checkpoint.
+func drive(b *testing.B, window int, appendOne func(ctx context.Context, i int) error) {
+	ctx := context.Background()
+	lat := make([]time.Duration, b.N)
+	sem := make(chan struct{}, window)
+	var wg sync.WaitGroup
+	var once sync.Once
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			start := time.Now()
+			if err := appendOne(ctx, i); err != nil {
+				once.Do(func() { b.Error(err) })
+			}
+			lat[i] = time.Since(start)
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)*50/100].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+func BenchmarkAppend(b *testing.B) {
+	signer, err := passport.GenerateEd25519()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const distinct = 1024
+	entries := signedEntries(b, signer, distinct)
+	stmts := make([]*ledger.Statement, distinct)
+	for i := range stmts {
+		stmts[i] = statement(i)
+	}
+	humanLog := func(b *testing.B, store ledger.Store) *ledger.Log {
+		l, err := ledger.Open(context.Background(), store, "acme", signer, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { l.Close() })
+		return l
+	}
+	stores := []struct {
+		name string
+		open func(b *testing.B) ledger.Store
+	}{
+		{"memory", func(b *testing.B) ledger.Store { return memory.NewLedgerStore() }},
+		{"sqlite", func(b *testing.B) ledger.Store {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "human.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			return sqlite.NewLedgerStore(db)
+		}},
+	}
+	for _, w := range windows {
+		for _, s := range stores {
+			// Attested: each caller signs its entry (DSSE, Ed25519) and gets a
+			// receipt holding a signed checkpoint.
+			b.Run(fmt.Sprintf("human-attest-%s/w%d", s.name, w), func(b *testing.B) {
+				l := humanLog(b, s.open(b))
+				drive(b, w, func(ctx context.Context, i int) error {
+					p, err := l.Attest(ctx, stmts[i%distinct])
+					if err != nil {
+						return err
+					}
+					_, err = p.Wait(ctx)
+					return err
+				})
+			})
+			// The same pre-signed bytes Tessera gets.
+			b.Run(fmt.Sprintf("human-presigned-%s/w%d", s.name, w), func(b *testing.B) {
+				l := humanLog(b, s.open(b))
+				drive(b, w, func(ctx context.Context, i int) error {
+					_, err := l.Append(ctx, entries[i%distinct])
+					return err
+				})
+			})
+		}
+		b.Run(fmt.Sprintf("tessera-posix/w%d", w), func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			skey, _, err := note.GenerateKey(nil, "bench.example/tessera")
+			if err != nil {
+				b.Fatal(err)
+			}
+			ns, err := note.NewSigner(skey)
+			if err != nil {
+				b.Fatal(err)
+			}
+			driver, err := posix.New(ctx, posix.Config{Path: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts := tessera.NewAppendOptions().
+				WithCheckpointSigner(ns).
+				WithCheckpointInterval(100*time.Millisecond). // the POSIX driver's minimum
+				WithBatching(256, 10*time.Millisecond).
+				WithPushback(2 * uint(w))
+			app, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer shutdown(context.Background())
+			awaiter := tessera.NewPublicationAwaiter(ctx, reader.ReadCheckpoint, 5*time.Millisecond)
+			drive(b, w, func(ctx context.Context, i int) error {
+				_, _, err := awaiter.Await(ctx, app.Add(ctx, tessera.NewEntry(entries[i%distinct])))
+				return err
+			})
+		})
+	}
+}
