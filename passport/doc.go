@@ -22,13 +22,40 @@
 //
 // Later events carry the DID, their seq (1, 2, ...), prev (the Digest of the
 // previous event's payload) and a created time, and are signed by a key
-// current before them: [RotateKeys] replaces the keys (signed by a current
-// key and by every new one), [RevokePassport] ends the passport. [Replay]
-// verifies a log and derives the state; it rejects unsigned, mis-signed,
-// out-of-order, back-dated and future-dated events, and event types it does
-// not know, so the log can grow new types (device add/remove, guardians,
-// recovery) without an old verifier accepting what it cannot judge.
+// current before them: [RotateKeys] replaces the keys, [AddDevice] and
+// [RemoveDevice] add and remove one device's key, [SetGuardians] names the
+// guardians, [RevokePassport] ends the passport. A new key always signs the
+// event that introduces it (proof of possession). [Replay] verifies a log
+// and derives the state; it rejects unsigned, mis-signed, out-of-order,
+// back-dated and future-dated events, and event types it does not know.
+// [Registry.AppendEvent] also rejects events created more than
+// [MaxClockSkew] before now, so an event cannot be signed early and
+// slipped in later.
 //
+// # Signature suites
+//
+// [SuiteEd25519] (RFC 8032), [SuiteES256] (ECDSA P-256, DER signatures:
+// AWS KMS, hardware tokens) and [SuiteWebAuthn] (passkeys). A passkey
+// signature is a [WebAuthnAssertion] whose challenge is the SHA-256 of the
+// envelope's PAE ([Envelope.Challenge]); the key carries its RP ID and
+// whether user verification is required, so verifying it needs only the
+// public key, like the other suites, through the same [Envelope.VerifiedBy]
+// path. Package passport/passkey runs the WebAuthn ceremonies
+// (registration, assertion, org policy) with go-webauthn.
+//
+// # Guardian recovery
+//
+// A human who lost every device cannot sign anything, and no operator may
+// sign for them. The passport may name guardians ([NewGuardedInception],
+// [SetGuardians]): k of n human passports and a delay. [StartRecovery]
+// names the new device key; at least k guardians co-sign the same
+// statement with their own keys (current at its created time). It is then
+// pending: any current key may [CancelRecovery] during the delay, after
+// which the new key signs [CompleteRecovery] and becomes the passport's
+// key, under the same DID. Org, agent and server keys never count as
+// guardians, and every attempt, accepted or rejected
+// ([AnchorRecoveryRejected]), is anchored on the ledger.
+
 // # Delegations
 //
 // A [Delegation] is a certificate ([Delegate], type

@@ -136,7 +136,7 @@ func TestReplay(t *testing.T) {
 		{"future-dated", []*passport.Envelope{inc, sealEvent(t, follow("revocation", 1, at(24*time.Hour), nil), k)}, errs.ErrInvalidArgument},
 		{"other passport's DID", []*passport.Envelope{inc, sealEvent(t, map[string]any{"type": "revocation", "did": passport.DIDPrefix + passport.Digest([]byte("x")), "seq": 1, "prev": prev, "created": at(time.Minute)}, k)}, errs.ErrInvalidArgument},
 		{"event after revocation", []*passport.Envelope{inc, revoked, sealEvent(t, map[string]any{"type": "revocation", "did": p.DID, "seq": 2, "prev": revPrev, "created": at(time.Hour)}, k)}, errs.ErrFailedPrecondition},
-		{"unknown type", []*passport.Envelope{inc, sealEvent(t, follow("guardians", 1, at(time.Minute), nil), k)}, errs.ErrInvalidArgument},
+		{"unknown type", []*passport.Envelope{inc, sealEvent(t, follow("device_renamed", 1, at(time.Minute), nil), k)}, errs.ErrInvalidArgument},
 		{"unknown field", []*passport.Envelope{inc, sealEvent(t, follow("revocation", 1, at(time.Minute), map[string]any{"admin": true}), k)}, errs.ErrInvalidArgument},
 		{"field foreign to the type", []*passport.Envelope{inc, sealEvent(t, follow("revocation", 1, at(time.Minute), map[string]any{"kind": "org"}), k)}, errs.ErrInvalidArgument},
 		{"wrong payload type", []*passport.Envelope{{PayloadType: "text/plain", Payload: inc.Payload, Signatures: inc.Signatures}}, errs.ErrInvalidArgument},

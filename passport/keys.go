@@ -1,7 +1,10 @@
 package passport
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -13,10 +16,21 @@ import (
 // Suite names a signature algorithm.
 type Suite string
 
-// The signature suites. Ed25519 is the first; ES256 and WebAuthn assertions
-// come with the passkey work.
+// The signature suites. Verifying any of them needs only the public key
+// and the signature; no suite consults a server or a clock.
 const (
+	// SuiteEd25519 is Ed25519 (RFC 8032): a 32-byte key, 64-byte
+	// signatures over the message itself.
 	SuiteEd25519 Suite = "ed25519"
+	// SuiteES256 is ECDSA on P-256 with SHA-256: the key is the 65-byte
+	// uncompressed SEC 1 point, signatures are ASN.1 DER (what AWS KMS,
+	// PKCS #11 tokens and WebAuthn authenticators produce).
+	SuiteES256 Suite = "es256"
+	// SuiteWebAuthn is a passkey: a P-256 credential key bound to its
+	// relying party. Its signatures are WebAuthn assertions (see
+	// [WebAuthnAssertion]) whose challenge is the SHA-256 of the signed
+	// message; the key material is described at [NewWebAuthnKey].
+	SuiteWebAuthn Suite = "webauthn-es256"
 )
 
 // PublicKey is the public half of a device, agent or org key. It is all the
@@ -61,6 +75,12 @@ func (k PublicKey) Validate() error {
 			return errs.Errorf(errs.ErrInvalidArgument, "ed25519 public key has %d bytes, want %d", len(k.Key), ed25519.PublicKeySize)
 		}
 		return nil
+	case SuiteES256:
+		_, err := parseP256(k.Key)
+		return err
+	case SuiteWebAuthn:
+		_, err := parseWebAuthnKey(k.Key)
+		return err
 	default:
 		return errs.Errorf(errs.ErrInvalidArgument, "unknown signature suite %q", k.Suite)
 	}
@@ -76,6 +96,19 @@ func (k PublicKey) Verify(message, sig []byte) error {
 	case SuiteEd25519:
 		if !ed25519.Verify(ed25519.PublicKey(k.Key), message, sig) {
 			return errs.Errorf(errs.ErrUnauthenticated, "ed25519 signature by key %s does not verify", k.ID())
+		}
+		return nil
+	case SuiteES256:
+		pub, _ := parseP256(k.Key)
+		sum := sha256.Sum256(message)
+		if !ecdsa.VerifyASN1(pub, sum[:], sig) {
+			return errs.Errorf(errs.ErrUnauthenticated, "es256 signature by key %s does not verify", k.ID())
+		}
+		return nil
+	case SuiteWebAuthn:
+		wk, _ := parseWebAuthnKey(k.Key)
+		if err := wk.verify(message, sig); err != nil {
+			return errs.Errorf(errs.ErrUnauthenticated, "webauthn assertion by key %s does not verify: %v", k.ID(), err)
 		}
 		return nil
 	}
@@ -135,3 +168,61 @@ func (s *Ed25519Signer) Sign(message []byte) ([]byte, error) {
 // PrivateKey returns the wrapped key, for callers that persist their own
 // device key (a CLI key file) or build a checkpoint signer from an org key.
 func (s *Ed25519Signer) PrivateKey() ed25519.PrivateKey { return s.priv }
+
+// parseP256 decodes an uncompressed SEC 1 P-256 point, rejecting points
+// off the curve.
+func parseP256(b []byte) (*ecdsa.PublicKey, error) {
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), b)
+	if err != nil {
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "es256 public key: %v", err)
+	}
+	return pub, nil
+}
+
+// ES256Signer is a Signer over an in-process ECDSA P-256 private key.
+type ES256Signer struct {
+	priv *ecdsa.PrivateKey
+}
+
+// NewES256Signer wraps a P-256 private key. It returns
+// errs.ErrInvalidArgument for a key on another curve.
+func NewES256Signer(priv *ecdsa.PrivateKey) (*ES256Signer, error) {
+	if priv == nil || priv.Curve != elliptic.P256() {
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "es256 signer: want a P-256 private key")
+	}
+	return &ES256Signer{priv: priv}, nil
+}
+
+// GenerateES256 makes a fresh P-256 key pair from crypto/rand.
+func GenerateES256() (*ES256Signer, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return &ES256Signer{priv: priv}, nil
+}
+
+// ES256PublicKey returns the SuiteES256 form of an ECDSA P-256 public key.
+func ES256PublicKey(pub *ecdsa.PublicKey) (PublicKey, error) {
+	raw, err := pub.Bytes()
+	if err != nil {
+		return PublicKey{}, errs.Errorf(errs.ErrInvalidArgument, "es256 public key: %v", err)
+	}
+	k := PublicKey{Suite: SuiteES256, Key: raw}
+	return k, k.Validate()
+}
+
+// PublicKey implements Signer.
+func (s *ES256Signer) PublicKey() PublicKey {
+	raw, _ := s.priv.PublicKey.Bytes()
+	return PublicKey{Suite: SuiteES256, Key: raw}
+}
+
+// Sign implements Signer: an ASN.1 DER signature over SHA-256(message).
+func (s *ES256Signer) Sign(message []byte) ([]byte, error) {
+	sum := sha256.Sum256(message)
+	return ecdsa.SignASN1(rand.Reader, s.priv, sum[:])
+}
+
+// PrivateKey returns the wrapped key.
+func (s *ES256Signer) PrivateKey() *ecdsa.PrivateKey { return s.priv }

@@ -66,14 +66,41 @@ type Anchor interface {
 	Anchor(ctx context.Context, org string, kind string, env *Envelope) error
 }
 
-// The kinds Registry passes to Anchor.
+// AnchorChecker is an optional interface of an Anchor: when the Anchor
+// given to NewRegistry implements it, Registry also requires every stored
+// passport event to be on the ledger, so a log whose events are not all
+// anchored (rows written straight into the store, or a fork of the log)
+// does not verify.
+type AnchorChecker interface {
+	// Anchored returns nil if env was anchored for org, an error wrapping
+	// errs.ErrNotFound if it never was, errs.ErrUnavailable when the
+	// ledger cannot be read.
+	Anchored(ctx context.Context, org string, env *Envelope) error
+}
+
+// The kinds Registry passes to Anchor. A passport event's kind is
+// "passport." followed by its event type.
 const (
-	AnchorInception            = "passport.inception"
-	AnchorRotation             = "passport.rotation"
-	AnchorPassportRevocation   = "passport.revocation"
+	AnchorInception            = "passport." + EventInception
+	AnchorRotation             = "passport." + EventRotation
+	AnchorDeviceAdded          = "passport." + EventDeviceAdded
+	AnchorDeviceRemoved        = "passport." + EventDeviceRemoved
+	AnchorGuardians            = "passport." + EventGuardians
+	AnchorRecovery             = "passport." + EventRecovery
+	AnchorRecoveryCancel       = "passport." + EventRecoveryCancel
+	AnchorRecoveryComplete     = "passport." + EventRecoveryComplete
+	AnchorPassportRevocation   = "passport." + EventRevocation
 	AnchorDelegation           = "delegation"
 	AnchorDelegationRevocation = "delegation.revocation"
+	// AnchorRecoveryRejected records a recovery attempt that did not
+	// verify (too few guardians, bad signatures): every attempt is on the
+	// ledger, successful or not, while the passport stays unchanged.
+	AnchorRecoveryRejected = "passport.recovery.rejected"
 )
+
+// maxGuardianDepth bounds how deep verifying a recovery may recurse into
+// guardians' own logs (a guardian whose log holds a recovery, and so on).
+const maxGuardianDepth = 3
 
 // MaxChainDepth bounds the number of links in a delegation chain.
 const MaxChainDepth = 8
@@ -206,8 +233,40 @@ func (r *Registry) Get(ctx context.Context, org, did string) (*Passport, error) 
 	return p.clone(), nil
 }
 
+// guardianResolver resolves guardians' keys for one Replay, within one org.
+type guardianResolver struct {
+	r     *Registry
+	ctx   context.Context
+	org   string
+	depth int
+}
+
+func (g guardianResolver) GuardianKeysAt(did string, at time.Time) ([]PublicKey, error) {
+	if g.depth >= maxGuardianDepth {
+		return nil, errs.Errorf(errs.ErrFailedPrecondition, "guardian %s: recoveries nested deeper than %d", did, maxGuardianDepth)
+	}
+	p, err := g.r.passportAt(g.ctx, g.org, did, g.depth+1)
+	if err != nil {
+		return nil, err
+	}
+	if p.Kind != KindHuman {
+		return nil, errs.Errorf(errs.ErrPermissionDenied, "guardian %s is a %s passport; guardians are humans", did, p.Kind)
+	}
+	return p.KeysAt(at), nil
+}
+
+// GuardianKeysAt returns the keys of guardian did of org that were current
+// at t (see [GuardianKeys]).
+func (r *Registry) GuardianKeysAt(ctx context.Context, org, did string, at time.Time) ([]PublicKey, error) {
+	return guardianResolver{r: r, ctx: ctx, org: org}.GuardianKeysAt(did, at)
+}
+
 // passport loads and verifies a passport; the result is shared, read-only.
 func (r *Registry) passport(ctx context.Context, org, did string) (*Passport, error) {
+	return r.passportAt(ctx, org, did, 0)
+}
+
+func (r *Registry) passportAt(ctx context.Context, org, did string, depth int) (*Passport, error) {
 	if !ValidDID(did) {
 		// A name that cannot exist is simply not found; the message says why.
 		return nil, errs.Errorf(errs.ErrNotFound, "no passport %q in org %q (not a did:human DID)", did, org)
@@ -229,12 +288,22 @@ func (r *Registry) passport(ctx context.Context, org, did string) (*Passport, er
 			return nil, errs.Errorf(errs.ErrUnauthenticated, "stored passport %s, event %d, does not verify: %v", did, i, err)
 		}
 	}
-	p, err := Replay(envs, r.now())
+	p, err := ReplayWith(envs, ReplayOptions{Now: r.now(), Guardians: guardianResolver{r, ctx, org, depth}})
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrUnauthenticated, "stored passport %s does not verify: %v", did, err)
 	}
 	if p.DID != did {
 		return nil, errs.Errorf(errs.ErrUnauthenticated, "stored passport %s holds the log of %s", did, p.DID)
+	}
+	if ac, ok := r.anchor.(AnchorChecker); ok {
+		for i, env := range envs {
+			if err := ac.Anchored(ctx, org, env); err != nil {
+				if errors.Is(err, errs.ErrNotFound) {
+					return nil, errs.Errorf(errs.ErrUnauthenticated, "stored passport %s, event %d, is not on the ledger: %v", did, i, err)
+				}
+				return nil, fmt.Errorf("passport %s, event %d: ledger: %w", did, i, err)
+			}
+		}
 	}
 	r.mu.Lock()
 	if len(r.passports) >= maxCacheEntries {
@@ -245,14 +314,23 @@ func (r *Registry) passport(ctx context.Context, org, did string) (*Passport, er
 	return p, nil
 }
 
-// AppendEvent verifies a later event (rotation or revocation of the
-// passport) against the stored log, anchors it and appends it. Errors:
-// errs.ErrNotFound for an unknown passport, errs.ErrConflict when another
-// event already took its seq (re-read and sign again) or a rotation names a
-// key another human holds, errs.ErrUnauthenticated for a missing signature
-// by a current (and, for rotation, every new) key, errs.ErrFailedPrecondition
-// after a revocation, errs.ErrInvalidArgument for malformed, out-of-order or
-// back-dated events.
+// AppendEvent verifies a later event (rotation, device added or removed,
+// guardians, recovery start, cancel or completion, revocation) against the
+// stored log, anchors it and appends it. Its created time must be within
+// MaxClockSkew of now: an event signed long ago (back-dated, or held back
+// by whoever got hold of it) is rejected, so what the log says happened
+// when is what the ledger saw. A recovery that does not verify is anchored
+// as AnchorRecoveryRejected (every attempt is on the ledger) and changes
+// nothing else.
+//
+// Errors: errs.ErrNotFound for an unknown passport; errs.ErrConflict when
+// another event already took its seq (re-read and sign again) or new keys
+// of a human are held by another human; errs.ErrUnauthenticated for a
+// missing signature by a current key (or, for a recovery, by every new key
+// and by threshold guardians; for a completion, by a recovered key);
+// errs.ErrFailedPrecondition after a revocation, for an event the recovery
+// state does not allow, or a completion before the delay;
+// errs.ErrInvalidArgument for malformed, out-of-order or back-dated events.
 func (r *Registry) AppendEvent(ctx context.Context, org string, env *Envelope) (*Passport, error) {
 	ev, err := parseEvent(env)
 	if err != nil {
@@ -268,20 +346,26 @@ func (r *Registry) AppendEvent(ctx context.Context, org string, env *Envelope) (
 	if ev.Seq < len(cur.Events) {
 		return nil, errs.Errorf(errs.ErrConflict, "append to %s: seq %d is taken (the log has %d events); re-read and sign again", ev.DID, ev.Seq, len(cur.Events))
 	}
-	p, err := Replay(append(slices.Clone(cur.Events), env), r.now())
+	now := r.now()
+	kind := "passport." + ev.Type
+	if ev.Created.Before(now.Add(-MaxClockSkew)) {
+		err = errs.Errorf(errs.ErrInvalidArgument, "append to %s: %s event created %s, more than %s before now (%s): back-dated or stale; sign it again",
+			ev.DID, ev.Type, ev.Created.Format(time.RFC3339), MaxClockSkew, now.UTC().Format(time.RFC3339))
+		return nil, r.rejectRecovery(ctx, org, kind, env, err)
+	}
+	p, err := ReplayWith(append(slices.Clone(cur.Events), env), ReplayOptions{Now: now, Guardians: guardianResolver{r: r, ctx: ctx, org: org}})
 	if err != nil {
-		return nil, fmt.Errorf("append to %s: %w", ev.DID, err)
+		return nil, r.rejectRecovery(ctx, org, kind, env, fmt.Errorf("append to %s: %w", ev.DID, err))
 	}
 	raw, err := env.Marshal()
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "append: %v", err)
 	}
 	var claims []string
-	kind := AnchorPassportRevocation
-	if ev.Type == EventRotation {
-		kind = AnchorRotation
-		if p.Kind == KindHuman {
-			for _, k := range p.Keys {
+	if p.Kind == KindHuman {
+		switch ev.Type {
+		case EventRotation, EventDeviceAdded, EventRecovery:
+			for _, k := range ev.Keys {
 				claims = append(claims, k.String())
 			}
 		}
@@ -293,6 +377,18 @@ func (r *Registry) AppendEvent(ctx context.Context, org string, env *Envelope) (
 		return nil, fmt.Errorf("append to %s: %w", ev.DID, err)
 	}
 	return p.clone(), nil
+}
+
+// rejectRecovery anchors a failed recovery attempt before returning its
+// error; other kinds return err unchanged.
+func (r *Registry) rejectRecovery(ctx context.Context, org, kind string, env *Envelope, err error) error {
+	if kind != AnchorRecovery || errors.Is(err, errs.ErrConflict) {
+		return err
+	}
+	if aerr := r.anchorEnv(ctx, org, AnchorRecoveryRejected, env); aerr != nil {
+		return fmt.Errorf("%w (and recording the attempt failed: %v)", err, aerr)
+	}
+	return err
 }
 
 // AddDelegation verifies a delegation certificate, and the whole chain it

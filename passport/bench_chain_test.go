@@ -1,0 +1,69 @@
+package passport_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/humanos/human/passport"
+)
+
+// BenchmarkChain3 verifies the 3-link chain human -> agent1 -> agent2 ->
+// agent3 (4 passports, 3 certificates, revocation look-ups).
+//
+// cold: a new Registry per iteration, so every passport log is replayed
+// and every signature verified from the stored bytes, as after a restart.
+// cached: one Registry; the chain cache answers after one generation read.
+//
+//	go test -run '^$' -bench 'Chain3|WebAuthnAssertion' -benchmem -cpu 1 ./passport/
+func BenchmarkChain3(b *testing.B) {
+	w := newWorld(b)
+	_, _, _, a3, _, _, d3 := w.chain3()
+	b.Run("cold", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			reg := passport.NewRegistry(w.store, nil, func() time.Time { return w.now })
+			if _, err := reg.VerifyChain(w.ctx, org, a3.p.DID, d3.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		if _, err := w.reg.VerifyChain(w.ctx, org, a3.p.DID, d3.ID); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := w.reg.VerifyChain(w.ctx, org, a3.p.DID, d3.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkWebAuthnAssertion verifies one passkey signature over an
+// envelope (client data, authenticator data, P-256 signature); Ed25519 and
+// ES256 are the baselines in the same run.
+func BenchmarkWebAuthnAssertion(b *testing.B) {
+	msg := passport.PAE("application/vnd.humanos.vote+json", []byte(`{"task":"t-1","verdict":"approve"}`))
+	f := newFakePasskey(b)
+	wk := f.key(b, true)
+	wsig := f.assert(passport.WebAuthnChallenge(msg)).Marshal()
+	ed := mustKey(b)
+	edsig, _ := ed.Sign(msg)
+	es, _ := passport.GenerateES256()
+	essig, _ := es.Sign(msg)
+	for _, c := range []struct {
+		name string
+		key  passport.PublicKey
+		sig  []byte
+	}{{"webauthn", wk, wsig}, {"ed25519", ed.PublicKey(), edsig}, {"es256", es.PublicKey(), essig}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.key.Verify(msg, c.sig); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
