@@ -99,6 +99,9 @@ func (o *Outcome) Wait(ctx context.Context) (*Outcome, error) {
 	if o.Status != Pending {
 		return o, nil
 	}
+	if o.client.remote != nil {
+		return o.client.remote.wait(ctx, o)
+	}
 	if _, err := o.ReceiptsWait(ctx); err != nil {
 		return o, err
 	}
@@ -161,6 +164,9 @@ func deniers(t *workforce.Task) string {
 // agent, forged, expired or revoked delegation, action outside its scope)
 // is a Denied outcome whose Cause says why, and is recorded.
 func (c *Client) Call(ctx context.Context, req Request) (*Outcome, error) {
+	if c.remote != nil {
+		return c.remote.Call(ctx, req)
+	}
 	if err := validateRequest(req); err != nil {
 		return nil, err
 	}
@@ -190,12 +196,21 @@ func (c *Client) Call(ctx context.Context, req Request) (*Outcome, error) {
 	case err != nil:
 		return nil, err
 	}
-	d, err := c.engine.Evaluate(ctx, pol, policy.Input{
+	in := policy.Input{
 		Org: c.org, Action: req.Action, Resource: req.Resource, Attributes: req.Attributes,
 		Agent: req.Agent, Requester: chain.Root, Now: now,
 		AgentScope: policy.Scope{Actions: chain.Scope.Actions, Resources: chain.Scope.Resources, Limits: chain.Scope.Limits},
-	})
+	}
+	d, err := c.engine.Evaluate(ctx, pol, in)
 	if err != nil {
+		return nil, err
+	}
+	if s := c.shadow.Load(); s != nil {
+		s.Observe(in, d)
+	}
+	// Limits are charged only for a request that would proceed (or wait
+	// for approval); a store that cannot be reached fails the call.
+	if err := c.budgets.Charge(ctx, c.org, &d, now); err != nil {
 		return nil, err
 	}
 	out.Decision, out.Reason = d, d.Reason
@@ -208,6 +223,7 @@ func (c *Client) Call(ctx context.Context, req Request) (*Outcome, error) {
 			Action: req.Action, Resource: req.Resource, Attributes: req.Attributes,
 			Capability: d.Approval.Capability, Quorum: d.Approval.Quorum, Timeout: d.Approval.Timeout,
 			OnTimeout: d.Approval.OnTimeout, AllowDelegator: d.Approval.AllowDelegator,
+			Escalation: escalationSteps(d.Approval.Escalation), Exclude: d.Approval.Exclude,
 			Rule: d.Rule, Reason: d.Reason, PolicyVersion: d.PolicyVersion, DecisionDigest: d.PolicyDigest,
 		})
 		switch {
@@ -223,6 +239,18 @@ func (c *Client) Call(ctx context.Context, req Request) (*Outcome, error) {
 		out.Status = Denied
 	}
 	return c.attestDecision(ctx, req, out, now)
+}
+
+// escalationSteps carries policy's escalation chain into the approval task.
+func escalationSteps(in []policy.EscalationStep) []workforce.Step {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]workforce.Step, len(in))
+	for i, s := range in {
+		out[i] = workforce.Step{Capability: s.Capability, Team: s.Team, Timeout: s.Timeout}
+	}
+	return out
 }
 
 func validateRequest(r Request) error {
@@ -312,6 +340,9 @@ func sha256Hex(s string) string {
 // on the device with passport.NewInception). The library verifies the
 // self-signature; it never creates a human passport on its own.
 func (c *Client) RegisterPassport(ctx context.Context, inception *passport.Envelope) (*passport.Passport, error) {
+	if c.remote != nil {
+		return c.remote.rc.RegisterPassport(ctx, inception)
+	}
 	p, err := c.passports.Register(ctx, c.org, inception)
 	if err != nil {
 		return nil, err
@@ -331,6 +362,9 @@ func (c *Client) RegisterPassport(ctx context.Context, inception *passport.Envel
 // Delegate records a delegation certificate (made with passport.Delegate
 // and signed by the issuer) after verifying it and its whole chain.
 func (c *Client) Delegate(ctx context.Context, cert *passport.Envelope) (*passport.Delegation, error) {
+	if c.remote != nil {
+		return c.remote.rc.Delegate(ctx, cert)
+	}
 	d, err := c.passports.AddDelegation(ctx, c.org, cert)
 	if err != nil {
 		return nil, err
@@ -353,32 +387,18 @@ func (c *Client) Delegate(ctx context.Context, cert *passport.Envelope) (*passpo
 // RevokeDelegation records a signed revocation (passport.Revoke); every
 // agent acting under that link or below it stops at its next Call.
 func (c *Client) RevokeDelegation(ctx context.Context, revocation *passport.Envelope) error {
+	if c.remote != nil {
+		return c.remote.rc.RevokeDelegation(ctx, revocation)
+	}
 	return c.passports.RevokeDelegation(ctx, c.org, revocation)
-}
-
-// PublishPolicy validates, stores and activates a new policy version and
-// records the change on the ledger. An invalid policy changes nothing and
-// the error names the file, rule and position.
-func (c *Client) PublishPolicy(ctx context.Context, filename string, data []byte) (*policy.Policy, error) {
-	p, err := c.policies.Publish(ctx, c.org, filename, data)
-	if err != nil {
-		return nil, err
-	}
-	st, err := ledger.NewStatement(ledger.PredicatePolicyChange,
-		map[string]any{"org": c.org, "version": p.Version, "digest": p.Digest, "file": filename, "time": c.now().UTC()},
-		ledger.Subject{Name: fmt.Sprintf("policy/%s/v%d", c.org, p.Version), Digest: map[string]string{"sha256": p.Digest}})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.attestWait(ctx, st); err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 // Grant records that subject holds a capability in this org, and attests
 // the change.
 func (c *Client) Grant(ctx context.Context, subject, capabilityName string) error {
+	if c.remote != nil {
+		return c.remote.rc.Grant(ctx, subject, capabilityName)
+	}
 	if err := c.graph.Grant(ctx, c.org, subject, capabilityName); err != nil {
 		return err
 	}
@@ -388,6 +408,9 @@ func (c *Client) Grant(ctx context.Context, subject, capabilityName string) erro
 // AddMember records that member belongs to team (creating the team node if
 // needed), and attests the change.
 func (c *Client) AddMember(ctx context.Context, member, team string) error {
+	if c.remote != nil {
+		return c.remote.rc.AddMember(ctx, member, team)
+	}
 	if err := c.graph.AddMember(ctx, c.org, member, team); err != nil {
 		return err
 	}
@@ -415,11 +438,17 @@ func (c *Client) attestWait(ctx context.Context, st *ledger.Statement) (*ledger.
 
 // Task returns an approval task of this org.
 func (c *Client) Task(ctx context.Context, id string) (*workforce.Task, error) {
+	if c.remote != nil {
+		return c.remote.rc.Task(ctx, id)
+	}
 	return c.queue.Get(ctx, c.org, id)
 }
 
 // Inbox lists the pending tasks routed to a human.
 func (c *Client) Inbox(ctx context.Context, human string) ([]*workforce.Task, error) {
+	if c.remote != nil {
+		return c.remote.rc.Inbox(ctx, human)
+	}
 	return c.queue.Inbox(ctx, c.org, human)
 }
 
@@ -435,6 +464,9 @@ type Decision struct {
 // signature does not verify, by someone who does not hold the capability,
 // or a second vote by the same human changes nothing and is an error.
 func (c *Client) Decide(ctx context.Context, taskID string, vote *passport.Envelope) (*Decision, error) {
+	if c.remote != nil {
+		return c.remote.Decide(ctx, taskID, vote)
+	}
 	t, err := c.queue.Decide(ctx, c.org, taskID, vote)
 	if err != nil {
 		return nil, err
@@ -499,7 +531,8 @@ type recorder struct {
 
 func (r *recorder) Record(ctx context.Context, t *workforce.Task, v *workforce.Vote) error {
 	pred := map[string]any{"org": t.Org, "task": t.ID, "digest": hex.EncodeToString(t.Digest), "state": t.State,
-		"capability": t.Capability, "quorum": t.Quorum, "agent": t.Agent, "action": t.Action, "resource": t.Resource}
+		"capability": t.Capability, "quorum": t.Quorum, "agent": t.Agent, "action": t.Action, "resource": t.Resource,
+		"time": r.log.Now().UTC()}
 	key := resolutionKey
 	predType := ledger.PredicateApproval
 	if v != nil {
@@ -528,7 +561,7 @@ func (r *recorder) Record(ctx context.Context, t *workforce.Task, v *workforce.V
 		clear(r.receipts)
 	}
 	r.receipts[t.ID+"/"+key] = rc
-	if t.State != workforce.Pending {
+	if t.State.Final() {
 		r.receipts[t.ID+"/"+resolutionKey] = rc // the vote that resolved it
 	}
 	r.mu.Unlock()

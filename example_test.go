@@ -11,6 +11,7 @@ import (
 
 	"github.com/humanos/human"
 	"github.com/humanos/human/passport"
+	"github.com/humanos/human/policy"
 )
 
 // ExampleClient_Call governs one agent action end to end on in-memory
@@ -47,13 +48,19 @@ func ExampleClient_Call() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = client.PublishPolicy(ctx, "tickets.yaml", []byte(`policy: tickets
+	// Alice is the org's policy admin: she signs the policy on her device.
+	if err := client.Grant(ctx, alice.DID, policy.AdminCapability); err != nil {
+		log.Fatal(err)
+	}
+	change, _ := policy.SignChange(aliceKey, policy.Change{Org: client.Org(), Admin: alice.DID, Filename: "tickets.yaml",
+		Created: time.Now(), Document: []byte(`policy: tickets
 rules:
   - id: agents-comment
     description: Agents may comment on tickets.
     actions: ["tickets.comment"]
     effect: allow
-`))
+`)})
+	_, err = client.PublishPolicy(ctx, change)
 	if err != nil {
 		log.Fatal(err)
 	}

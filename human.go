@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/humanos/human/adapters"
@@ -61,8 +62,16 @@ type Config struct {
 	// Ledger, when set, is the URL of a separate store for the ledger (the
 	// hybrid profile keeps the ledger in the org's own infrastructure).
 	Ledger string
-	// BaseURL selects the hosted profile: a remote HUMAN server. The remote
-	// adapter is not part of this release; setting it is an error.
+	// Graph, when set, is the URL of a separate store for the capability
+	// graph (e.g. "neo4j://host:7687"; HUMAN_GRAPH).
+	Graph string
+	// Policies, when set, is the URL of a separate store for policy
+	// versions (e.g. "s3://bucket/prefix"; HUMAN_POLICIES).
+	Policies string
+	// BaseURL selects the hosted profile: a remote HUMAN server, reached
+	// with adapters/remote. OrgSigner (or OrgKeyFile) is then the org's
+	// admin credential registered on the server, and Org names the org.
+	// Ledger, Capabilities and Passports are nil in this profile.
 	BaseURL string
 	// OrgSigner signs attestations and ledger checkpoints: the deployment's
 	// org key, never a human's. Default: an Ed25519 key kept in OrgKeyFile,
@@ -86,7 +95,8 @@ type Config struct {
 }
 
 // FromEnv reads the configuration from the environment and opens a client:
-// HUMAN_ORG, HUMAN_DATA_DIR, HUMAN_STORE, HUMAN_LEDGER, HUMAN_BASE_URL,
+// HUMAN_ORG, HUMAN_DATA_DIR, HUMAN_STORE, HUMAN_LEDGER, HUMAN_GRAPH,
+// HUMAN_POLICIES, HUMAN_BASE_URL,
 // HUMAN_ORG_KEY_FILE.
 func FromEnv(ctx context.Context) (*Client, error) {
 	return Open(ctx, ConfigFromEnv())
@@ -99,6 +109,8 @@ func ConfigFromEnv() Config {
 		DataDir:    os.Getenv("HUMAN_DATA_DIR"),
 		Store:      os.Getenv("HUMAN_STORE"),
 		Ledger:     os.Getenv("HUMAN_LEDGER"),
+		Graph:      os.Getenv("HUMAN_GRAPH"),
+		Policies:   os.Getenv("HUMAN_POLICIES"),
 		BaseURL:    os.Getenv("HUMAN_BASE_URL"),
 		OrgKeyFile: os.Getenv("HUMAN_ORG_KEY_FILE"),
 	}
@@ -116,8 +128,11 @@ type Client struct {
 	graph     *capability.Graph
 	engine    *policy.Engine
 	policies  *policy.Library
+	budgets   *policy.Budgets
+	shadow    atomic.Pointer[policy.Shadow]
 	queue     *workforce.Queue
 	rec       *recorder
+	remote    *remoteProfile // set in the remote profile: every method delegates to it
 
 	stop     chan struct{}
 	stopped  sync.WaitGroup
@@ -128,8 +143,7 @@ type Client struct {
 // Open opens a client with the given configuration.
 func Open(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.BaseURL != "" {
-		return nil, errs.Errorf(errs.ErrInvalidArgument,
-			"HUMAN_BASE_URL is set to %q, but the remote profile is not available in this release; unset it to run embedded", cfg.BaseURL)
+		return openRemote(ctx, cfg) // human_remote.go
 	}
 	if cfg.Org == "" {
 		cfg.Org = DefaultOrg
@@ -185,6 +199,9 @@ func (c *Client) open(ctx context.Context) error {
 		}
 		ledgerStore = ls.Ledger
 	}
+	if err := c.overrideStores(ctx, st); err != nil {
+		return err
+	}
 	for name, missing := range map[string]bool{
 		"passport": st.Passports == nil, "capability": st.Graph == nil, "policy": st.Policies == nil,
 		"task": st.Tasks == nil, "ledger": ledgerStore == nil,
@@ -209,6 +226,7 @@ func (c *Client) open(ctx context.Context) error {
 		return err
 	}
 	c.policies = policy.NewLibrary(st.Policies, c.engine)
+	c.budgets = policy.NewBudgets(st.Budgets)
 	c.rec = &recorder{log: c.ledger, receipts: map[string]*ledger.Receipt{}}
 	c.queue = workforce.NewQueue(st.Tasks, keys{c.passports}, c.graph, c.rec, c.now)
 	return nil
@@ -338,7 +356,12 @@ func (c *Client) Ledger() *ledger.Log { return c.ledger }
 
 // LedgerKey is the ledger's checkpoint verifier key, the one public value a
 // third party needs to verify receipts offline with VerifyReceipt.
-func (c *Client) LedgerKey() string { return c.ledger.VerifierKey() }
+func (c *Client) LedgerKey() string {
+	if c.remote != nil {
+		return c.remote.ledgerKey
+	}
+	return c.ledger.VerifierKey()
+}
 
 // Capabilities is the org's capability graph.
 func (c *Client) Capabilities() *capability.Graph { return c.graph }

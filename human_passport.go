@@ -3,7 +3,6 @@ package human
 import (
 	"context"
 
-	"github.com/humanos/human/errs"
 	"github.com/humanos/human/passport"
 )
 
@@ -27,12 +26,10 @@ func (c *Client) Passport(ctx context.Context, did string) (*passport.Passport, 
 // operator, admin or org key can make any of these changes: each needs the
 // passport's own key, or k of its guardians and the delay.
 //
-// Errors are those of passport.Registry.AppendEvent. In the hosted
-// profile it is errs.ErrFailedPrecondition until the server has a route
-// for passport events.
+// Errors are those of passport.Registry.AppendEvent, in every profile.
 func (c *Client) UpdatePassport(ctx context.Context, event *passport.Envelope) (*passport.Passport, error) {
 	if c.remote != nil {
-		return nil, errs.Errorf(errs.ErrFailedPrecondition, "update passport: the hosted profile has no passport-event route yet; apply the change where the passport store is embedded")
+		return c.remote.rc.UpdatePassport(ctx, event)
 	}
 	return c.passports.AppendEvent(ctx, c.org, event)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/humanos/human"
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/passport"
+	"github.com/humanos/human/policy"
 	"github.com/humanos/human/workforce"
 )
 
@@ -42,6 +43,17 @@ rules:
       quorum: 2
       timeout: 400ms
       on_timeout: deny
+  - id: vendor-escalation
+    description: New vendors need finance, then the finance director if finance is slow.
+    actions: ["payments.vendor"]
+    effect: require_approval
+    approval:
+      capability: finance.approver
+      quorum: 1
+      timeout: 300ms
+      escalation:
+        - capability: finance.director
+          timeout: 20s
   - id: no-deletes
     description: Agents never delete ledgers.
     actions: ["ledger.delete"]
@@ -70,6 +82,8 @@ var profiles = map[string]func(t testing.TB) human.Config{
 		dir := t.TempDir()
 		return human.Config{Store: "sqlite://" + filepath.ToSlash(filepath.Join(dir, "human.db")), DataDir: dir, ExpiryInterval: 50 * time.Millisecond}
 	},
+	"postgres": postgresProfile, // postgres_profile_test.go
+	"neo4j+s3": neo4jS3Profile, // storeadapters_profile_test.go: graph on Neo4j, policies and ledger on S3
 }
 
 func newHuman(t testing.TB, ctx context.Context, c *human.Client, name string) (*passport.Passport, *passport.Ed25519Signer) {
@@ -126,7 +140,10 @@ func setup(t testing.TB, cfg human.Config) *world {
 	if w.dlg, err = c.Delegate(ctx, cert); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PublishPolicy(ctx, "payments.yaml", []byte(testPolicy)); err != nil {
+	if err := c.Grant(ctx, w.alice.DID, policy.AdminCapability); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.publish(ctx, "payments.yaml", testPolicy); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -245,6 +262,48 @@ func TestScenarios(t *testing.T) {
 					t.Fatalf("vote after timeout: %v, want ErrFailedPrecondition", err)
 				}
 			})
+			t.Run("an approval escalates after a timeout", func(t *testing.T) {
+				w := setup(t, profile(t))
+				ctx := context.Background()
+				if err := w.c.Grant(ctx, w.dave.DID, "finance.director"); err != nil {
+					t.Fatal(err)
+				}
+				out := w.call(t, "payments.vendor", "invoice:77", 10)
+				if out.Status != human.Pending {
+					t.Fatalf("got %s: %s", out.Status, out.Reason)
+				}
+				// Dave holds only the escalation step's capability: his vote
+				// does not count until finance (Bob, Carol) lets the first step lapse.
+				if _, err := w.vote(t, w.daveKey, w.dave, out.Task, "approve"); !errors.Is(err, errs.ErrPermissionDenied) {
+					t.Fatalf("vote before escalation: %v, want ErrPermissionDenied", err)
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				var task *workforce.Task
+				for {
+					var err error
+					if task, err = w.c.Task(ctx, out.Task.ID); err != nil {
+						t.Fatal(err)
+					}
+					if task.State == workforce.Escalated || time.Now().After(deadline) {
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				if task.State != workforce.Escalated {
+					t.Fatalf("task is %s after the first step's deadline, want escalated", task.State)
+				}
+				if _, err := w.vote(t, w.daveKey, w.dave, task, "approve"); err != nil {
+					t.Fatalf("the escalation step's approver: %v", err)
+				}
+				final, err := out.Wait(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if final.Status != human.Allowed {
+					t.Fatalf("final %s: %s", final.Status, final.Reason)
+				}
+				verifyAll(t, w, final)
+			})
 			t.Run("deny rule", func(t *testing.T) {
 				w := setup(t, profile(t))
 				out := w.call(t, "ledger.delete", "ledger:main", 0)
@@ -288,7 +347,7 @@ func TestScenarios(t *testing.T) {
 			})
 			t.Run("invalid policy changes nothing", func(t *testing.T) {
 				w := setup(t, profile(t))
-				_, err := w.c.PublishPolicy(context.Background(), "broken.yaml", []byte("policy: x\nrules:\n  - id: r\n    actions: [a]\n    effect: maybe\n"))
+				_, err := w.publish(context.Background(), "broken.yaml", "policy: x\nrules:\n  - id: r\n    actions: [a]\n    effect: maybe\n")
 				if !errors.Is(err, errs.ErrInvalidArgument) {
 					t.Fatalf("got %v", err)
 				}

@@ -33,6 +33,8 @@ type Stores struct {
 	Graph     capability.Store
 	Policies  policy.Store
 	Tasks     workforce.Store
+	// Budgets keeps the counters of policy limits (budgets, rate limits).
+	Budgets policy.BudgetStore
 	// Close releases what Open acquired; nil when there is nothing to release.
 	Close func() error
 }

@@ -382,6 +382,99 @@ func (c Checker) Holds(ctx context.Context, org, subject, capability string) (bo
 	return c.g.HasCapability(ctx, org, subject, capability)
 }
 
+// BulkStore is an optional extension of [Store]: adjacency and nodes for
+// many IDs in one round trip. [Graph] uses it when the store has it and
+// falls back to one [Store] call per node otherwise; both give identical
+// answers, since the traversal stays here. Contexts and errors are as for
+// [Store].
+type BulkStore interface {
+	// InMany returns the edges of that kind entering any node of to,
+	// sorted by To then From. Unknown nodes have no edges.
+	InMany(ctx context.Context, org string, to []string, kind EdgeKind) ([]Edge, error)
+	// Nodes returns the nodes with those IDs that exist, in any order;
+	// unknown IDs are left out.
+	Nodes(ctx context.Context, org string, ids []string) ([]Node, error)
+}
+
+// inMany returns, for each node of to, its entering edges of kind sorted by
+// From, through the bulk interface when the store has it.
+func (g *Graph) inMany(ctx context.Context, org string, to []string, kind EdgeKind) (map[string][]Edge, error) {
+	out := make(map[string][]Edge, len(to))
+	if bs, ok := g.store.(BulkStore); ok {
+		for chunk := range slices.Chunk(to, 500) {
+			es, err := bs.InMany(ctx, org, chunk, kind)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range es {
+				out[e.To] = append(out[e.To], e)
+			}
+		}
+		return out, nil
+	}
+	for _, n := range to {
+		es, err := g.store.In(ctx, org, n, kind)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = es
+	}
+	return out, nil
+}
+
+// kinds returns the kind of each existing node of ids.
+func (g *Graph) kinds(ctx context.Context, org string, ids []string) (map[string]NodeKind, error) {
+	out := make(map[string]NodeKind, len(ids))
+	if bs, ok := g.store.(BulkStore); ok {
+		for chunk := range slices.Chunk(ids, 500) {
+			ns, err := bs.Nodes(ctx, org, chunk)
+			if err != nil {
+				return nil, err
+			}
+			for _, n := range ns {
+				out[n.ID] = n.Kind
+			}
+		}
+		return out, nil
+	}
+	for _, id := range ids {
+		n, err := g.store.Node(ctx, org, id)
+		if errs.Kind(err) == errs.ErrNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = n.Kind
+	}
+	return out, nil
+}
+
+// reachBack walks member_of edges backwards from the frontier, level by
+// level, recording in toward the edge by which each newly reached node
+// steps one closer (frontier order, then From order: the first found wins,
+// so the result is deterministic and a path through it is shortest).
+func (g *Graph) reachBack(ctx context.Context, org string, frontier []string, toward map[string]Edge, now time.Time) error {
+	for len(frontier) > 0 {
+		in, err := g.inMany(ctx, org, frontier, MemberOf)
+		if err != nil {
+			return err
+		}
+		var next []string
+		for _, n := range frontier {
+			for _, e := range in[n] {
+				if _, ok := toward[e.From]; ok || !e.ActiveAt(now) {
+					continue
+				}
+				toward[e.From] = e
+				next = append(next, e.From)
+			}
+		}
+		frontier = next
+	}
+	return nil
+}
+
 // Holders returns the humans of org who hold capability, directly or
 // through team membership, ignoring expired edges, sorted by Subject. Each
 // holder comes with a shortest path (chosen deterministically) and the
@@ -411,35 +504,21 @@ func (g *Graph) Holders(ctx context.Context, org, capability string) ([]Holder, 
 			frontier = append(frontier, e.From)
 		}
 	}
-	for len(frontier) > 0 {
-		var next []string
-		for _, n := range frontier {
-			members, err := g.store.In(ctx, org, n, MemberOf)
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range members {
-				if _, ok := toward[e.From]; ok || !e.ActiveAt(now) {
-					continue
-				}
-				toward[e.From] = e
-				next = append(next, e.From)
-			}
-		}
-		frontier = next
+	if err := g.reachBack(ctx, org, frontier, toward, now); err != nil {
+		return nil, err
 	}
 	subjects := make([]string, 0, len(toward))
 	for s := range toward {
 		subjects = append(subjects, s)
 	}
 	slices.Sort(subjects)
-	var out []Holder
+	kinds, err := g.kinds(ctx, org, subjects)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Holder, 0, len(subjects))
 	for _, s := range subjects {
-		node, err := g.store.Node(ctx, org, s)
-		if err != nil {
-			return nil, err
-		}
-		if node.Kind != Human {
+		if kinds[s] != Human {
 			continue
 		}
 		var p Path
@@ -453,5 +532,38 @@ func (g *Graph) Holders(ctx context.Context, org, capability string) ([]Holder, 
 		}
 		out = append(out, Holder{Subject: s, Path: p, Level: p[len(p)-1].Level})
 	}
+	return out, nil
+}
+
+// Members returns the humans of org who are members of team, directly or
+// through nested teams (active edges only), sorted. An unknown team has no
+// members.
+func (g *Graph) Members(ctx context.Context, org, team string) ([]string, error) {
+	if err := validID("org", org); err != nil {
+		return nil, err
+	}
+	if err := validID("team", team); err != nil {
+		return nil, err
+	}
+	toward := map[string]Edge{team: {}}
+	if err := g.reachBack(ctx, org, []string{team}, toward, g.now()); err != nil {
+		return nil, err
+	}
+	delete(toward, team)
+	ids := make([]string, 0, len(toward))
+	for id := range toward {
+		ids = append(ids, id)
+	}
+	kinds, err := g.kinds(ctx, org, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if kinds[id] == Human {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
 	return out, nil
 }

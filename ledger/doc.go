@@ -34,6 +34,17 @@
 // Receipts encode as C2SP tlog-proof text (Receipt.MarshalText,
 // ParseReceipt).
 //
+// # Query
+//
+// Log.Query selects attestations by kind (predicate type), org, actor,
+// action, subject and time range, a page at a time with an opaque cursor,
+// each result optionally with its receipt against the latest checkpoint.
+// The ledger extracts each attestation's Fields (IndexFields) from the
+// signed statement when it is appended; a store that implements the
+// optional IndexStore persists them in the same transaction as the entries
+// and answers Find, and over a plain Store Query scans. Either way every
+// result is re-checked from its signed bytes before it is returned.
+//
 // # Export
 //
 // Log.Export writes a range of the log as a C2SP tlog-tiles tree (hash

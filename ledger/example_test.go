@@ -74,3 +74,40 @@ func ExampleVerifyReceipt() {
 	// genuine: <nil>
 	// altered: true
 }
+
+func ExampleLog_Query() {
+	ctx := context.Background()
+	orgKey, _ := passport.GenerateEd25519()
+	log, err := ledger.Open(ctx, memory.NewLedgerStore(), "acme", orgKey, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer log.Close()
+	for _, action := range []string{"email.send", "payments.send", "email.send"} {
+		st, _ := ledger.NewStatement(ledger.PredicateDecision,
+			map[string]string{"org": "acme", "agent": "did:human:agent-7", "action": action, "time": "2026-03-01T09:00:00Z"},
+			ledger.SubjectFor("request", []byte(action)))
+		p, _ := log.Attest(ctx, st)
+		if _, err := p.Wait(ctx); err != nil {
+			panic(err)
+		}
+	}
+
+	q := &ledger.Query{Filter: ledger.Filter{Actor: "did:human:agent-7", Action: "email.send"}, Limit: 1, Proofs: true}
+	for {
+		page, err := log.Query(ctx, q)
+		if err != nil {
+			panic(err)
+		}
+		for _, a := range page.Attestations {
+			fmt.Println("index", a.Index, a.Fields.Action, "proved:", ledger.VerifyReceipt(a.Receipt, log.Verifier()) == nil)
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	// Output:
+	// index 0 email.send proved: true
+	// index 2 email.send proved: true
+}

@@ -53,6 +53,7 @@ const (
 // reloads the head and re-sequences its batch.
 type Log struct {
 	store    Store
+	index    IndexStore // store, when it indexes attestations; else nil
 	org      string
 	origin   string
 	signer   passport.Signer
@@ -77,6 +78,7 @@ type Log struct {
 // Pending is an entry queued for the next group commit.
 type Pending struct {
 	entry   []byte
+	fields  *Fields // query fields, when the store indexes
 	done    chan struct{}
 	receipt *Receipt
 	err     error
@@ -142,6 +144,7 @@ func Open(ctx context.Context, store Store, org string, signer passport.Signer, 
 		queue: make(chan *Pending, 4*o.MaxBatch),
 		done:  make(chan struct{}),
 	}
+	l.index, _ = store.(IndexStore)
 	if err := l.load(ctx); err != nil {
 		return nil, err
 	}
@@ -231,8 +234,20 @@ func (l *Log) Attest(ctx context.Context, st *Statement) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.Submit(ctx, entry)
+	if len(entry) > maxEntry {
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "ledger: entry of %d bytes, limit %d", len(entry), maxEntry)
+	}
+	var fields *Fields
+	if l.index != nil {
+		fields = IndexFields(st)
+	}
+	// entry is fresh: queue it without Submit's copy.
+	return l.enqueue(ctx, &Pending{entry: entry, fields: fields, done: make(chan struct{})})
 }
+
+// Now reads the log's clock (Options.Now): the time predicates should
+// carry, so that queries by time range find them.
+func (l *Log) Now() time.Time { return l.now() }
 
 // Submit queues a raw entry for the next group commit and returns at once
 // (unless the queue is full, when it waits for room or ctx). The entry is
@@ -248,6 +263,19 @@ func (l *Log) Submit(ctx context.Context, entry []byte) (*Pending, error) {
 	p := &Pending{entry: bytes.Clone(entry), done: make(chan struct{})}
 	if p.entry == nil {
 		p.entry = []byte{}
+	}
+	if l.index != nil {
+		if _, st, err := ParseAttestation(p.entry); err == nil {
+			p.fields = IndexFields(st)
+		}
+	}
+	return l.enqueue(ctx, p)
+}
+
+// enqueue hands p to the sequencer.
+func (l *Log) enqueue(ctx context.Context, p *Pending) (*Pending, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, errs.Errorf(errs.ErrUnavailable, "ledger: submit: %w", err)
 	}
 	l.closeMu.RLock()
 	defer l.closeMu.RUnlock()
@@ -313,13 +341,20 @@ func (l *Log) commit(batch []*Pending) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	entries := make([][]byte, len(batch))
+	var fields []*Fields
+	if l.index != nil {
+		fields = make([]*Fields, len(batch))
+	}
 	for i, p := range batch {
 		entries[i] = p.entry
+		if fields != nil {
+			fields[i] = p.fields
+		}
 	}
 	var receipts []*Receipt
 	var err error
 	for attempt := 0; ; attempt++ {
-		receipts, err = l.tryCommit(ctx, entries)
+		receipts, err = l.tryCommit(ctx, entries, fields)
 		if err == nil || !errors.Is(err, errs.ErrConflict) || attempt >= maxCommitRetries {
 			break
 		}
@@ -340,7 +375,7 @@ func (l *Log) commit(batch []*Pending) {
 // tryCommit hashes entries onto the current tree, signs the new checkpoint
 // and asks the store to append at the current size. Only on success does it
 // advance the Log's view of the tree.
-func (l *Log) tryCommit(ctx context.Context, entries [][]byte) ([]*Receipt, error) {
+func (l *Log) tryCommit(ctx context.Context, entries [][]byte, fields []*Fields) ([]*Receipt, error) {
 	oldSize := l.size
 	prior := l.rng.Hashes()
 	known := make(map[NodeID][]byte, len(prior)+2*len(entries))
@@ -373,7 +408,12 @@ func (l *Log) tryCommit(ctx context.Context, entries [][]byte) ([]*Receipt, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := l.store.Append(ctx, l.org, oldSize, entries, nodes, signed); err != nil {
+	if l.index != nil {
+		err = l.index.AppendIndexed(ctx, l.org, oldSize, entries, fields, nodes, signed)
+	} else {
+		err = l.store.Append(ctx, l.org, oldSize, entries, nodes, signed)
+	}
+	if err != nil {
 		return nil, err
 	}
 	l.size, l.rng = newSize, rng

@@ -24,6 +24,21 @@
 //	      timeout: 15m                      # Go duration, required, > 0
 //	      on_timeout: deny                  # deny (default) | escalate
 //	      allow_delegator: false            # may the agent's own delegator approve
+//	      escalation:             # optional chain; giving it defaults on_timeout to escalate
+//	        - capability: finance.director  # each step: capability or team, and its own timeout
+//	          timeout: 1h
+//	        - team: cfo-office
+//	          timeout: 4h
+//	      exclude: ["did:human:...", "contractors"]  # DIDs or teams that may never approve
+//	  - id: daily-budget
+//	    actions: ["payments.send"]
+//	    effect: limit             # limit: adds limits, never allows or denies by itself
+//	    limits:                   # allowed on allow, require_approval and limit rules
+//	      - name: usd             # default "calls" (no amount) or "amount"
+//	        per: agent            # agent (default) | requester | org
+//	        amount: double(request.attributes.amount)  # CEL number; default 1 (a rate limit)
+//	        max: 500
+//	        window: 24h           # fixed windows aligned to the Unix epoch (UTC days)
 //	  - id: frozen-accounts
 //	    actions: ["payments.wire"]
 //	    condition: holds(requester, "finance.frozen")
@@ -70,6 +85,43 @@
 //
 // Every [Decision] names the deciding rule, gives a one-sentence reason, and
 // lists every rule that matched, with the policy version and digest.
+//
+// # Budgets and rate limits
+//
+// When the outcome is allow or require_approval, the limits of every
+// matching rule become the Decision's Obligations, each with the request's
+// amount. [Budgets.Charge] spends them in the [BudgetStore] in one atomic
+// step, all or none: a request that would take any counter past its max is
+// denied by that limit's rule, with a reason giving the use so far, and
+// charges nothing. Denied requests spend nothing; a pending approval
+// reserves its amount when it is asked for and keeps it whatever the
+// humans decide, so a limit is never exceeded (at worst under-used). A
+// limit whose amount does not evaluate to a number in [0, 1e12], or whose
+// rule's condition fails, denies (fail closed): omitting an attribute never
+// skips a budget. A budget store that cannot be reached is an error, never
+// an allow.
+//
+// # Indexing and cost
+//
+// Rules are indexed by action when compiled: an evaluation looks only at
+// the rules whose action patterns can match, so its cost grows with those,
+// not with the size of the policy. A condition whose worst-case cost the
+// CEL checker can bound below the limit runs without a runtime cost
+// tracker; any other (one that iterates over request data) keeps it.
+//
+// # Signed changes and shadow evaluation
+//
+// A policy change is a [Change] signed by an admin ([SignChange]): a human
+// holding [AdminCapability] or the org passport. It pins the version it was
+// made against (Base), so it applies once ([Library.PublishAt],
+// [Library.ActivateFrom]). A [Shadow] evaluates a candidate policy beside
+// the active one on live traffic and counts the differences by rule, with
+// samples.
+//
+// # Tests
+//
+// [ParseFixture] reads policy test files (see [Fixture]); "human policy
+// test DIR" runs them.
 //
 // # Versions
 //

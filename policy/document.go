@@ -26,10 +26,16 @@ const (
 	// RequireApproval lets the request proceed only once humans holding a
 	// capability approve it; it overrides Allow.
 	RequireApproval Effect = "require_approval"
+	// LimitOnly neither allows nor denies: a matching limit rule adds its
+	// limits (budgets, rate limits) to a request that other rules allow or
+	// send for approval. A Decision's Effect is never LimitOnly.
+	LimitOnly Effect = "limit"
 )
 
-// Valid reports whether e is one of the three effects.
-func (e Effect) Valid() bool { return e == Allow || e == Deny || e == RequireApproval }
+// Valid reports whether e is one of the four effects.
+func (e Effect) Valid() bool {
+	return e == Allow || e == Deny || e == RequireApproval || e == LimitOnly
+}
 
 // The values of Approval.OnTimeout.
 const (
@@ -68,6 +74,10 @@ type Rule struct {
 	// Approval is required when Effect is RequireApproval and forbidden
 	// otherwise.
 	Approval *Approval
+	// Limits are budgets and rate limits charged when the rule matches a
+	// request whose final effect is allow or require_approval; required
+	// with effect limit, forbidden with deny.
+	Limits []Limit
 
 	pos rulePos // where the rule came from, when parsed
 }
@@ -84,6 +94,55 @@ type Approval struct {
 	OnTimeout string
 	// AllowDelegator lets the human who delegated to the agent approve.
 	AllowDelegator bool
+	// Escalation is the chain an unanswered approval moves along when
+	// OnTimeout is OnTimeoutEscalate: each step hands the request to the
+	// holders of a capability or the members of a team, with its own
+	// deadline. Giving steps makes OnTimeout default to escalate.
+	Escalation []EscalationStep
+	// Exclude lists DIDs and teams whose members may not approve
+	// (separation of duty), at any step.
+	Exclude []string
+}
+
+// EscalationStep is one level of an approval's escalation chain: exactly
+// one of Capability and Team, and how long that level has.
+type EscalationStep struct {
+	// Capability: holders of it may approve at this step.
+	Capability string
+	// Team: members of it may approve at this step.
+	Team string
+	// Timeout is how long this step has (> 0).
+	Timeout time.Duration
+}
+
+// The values of Limit.Per: whose counter a limit charges.
+const (
+	// PerAgent keeps one counter per agent DID (the default).
+	PerAgent = "agent"
+	// PerRequester keeps one counter per delegating human (or org).
+	PerRequester = "requester"
+	// PerOrg keeps one counter for the whole org.
+	PerOrg = "org"
+)
+
+// Limit is a budget or rate limit: at most Max units per Window for each
+// subject named by Per. A call costs Amount units (a CEL expression over the
+// same variables as conditions) or, without Amount, one unit: a rate limit.
+// Windows are fixed and aligned to the Unix epoch in UTC (a 24h window is a
+// UTC day).
+type Limit struct {
+	// Name names the counter within the rule; default "calls" without
+	// Amount and "amount" with it.
+	Name string
+	// Per is PerAgent (default), PerRequester or PerOrg.
+	Per string
+	// Amount is a CEL expression giving the call's cost (a number); empty
+	// means 1.
+	Amount string
+	// Max is the most units a subject may spend per window (>= 0).
+	Max float64
+	// Window is the length of a window (> 0).
+	Window time.Duration
 }
 
 // rulePos records source positions of a parsed rule, for error messages.
@@ -91,6 +150,8 @@ type rulePos struct {
 	rule, condition position
 	condStyle       yaml.Style
 	field           map[string]position
+	limit           [maxLimits]position // each limit's amount
+	limitStyle      [maxLimits]yaml.Style
 }
 
 type position struct{ line, col int }
@@ -299,7 +360,7 @@ func (p *parser) rule(n *yaml.Node, i int) Rule {
 			}
 		}
 	}
-	f := p.fields(n, label, "rule", "id", "description", "actions", "resources", "condition", "effect", "approval")
+	f := p.fields(n, label, "rule", "id", "description", "actions", "resources", "condition", "effect", "approval", "limits")
 	if f == nil {
 		return r
 	}
@@ -340,7 +401,7 @@ func (p *parser) rule(n *yaml.Node, i int) Rule {
 	} else if s, ok := p.str(v, label, "effect"); ok {
 		r.Effect = Effect(s)
 		if !r.Effect.Valid() {
-			p.addf(v, label, "unknown effect %q (want allow, deny or require_approval)", s)
+			p.addf(v, label, "unknown effect %q (want allow, deny, require_approval or limit)", s)
 		}
 	}
 	av := f["approval"]
@@ -352,12 +413,94 @@ func (p *parser) rule(n *yaml.Node, i int) Rule {
 	case av != nil:
 		r.Approval = p.approval(av, label)
 	}
+	lv := f["limits"]
+	switch {
+	case lv == nil && r.Effect == LimitOnly:
+		p.addf(n, label, "effect limit needs a limits list")
+	case lv != nil && r.Effect == Deny:
+		p.addf(lv, label, "limits are not allowed with effect deny (a denied request spends nothing)")
+	case lv != nil:
+		r.Limits = p.limits(lv, label, &r)
+	}
 	return r
 }
 
+func (p *parser) limits(n *yaml.Node, rule string, r *Rule) []Limit {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		p.addf(n, rule, "limits must be a non-empty list")
+		return nil
+	}
+	var out []Limit
+	for i, ln := range n.Content {
+		l := Limit{Per: PerAgent}
+		f := p.fields(ln, rule, "limit", "name", "per", "amount", "max", "window")
+		if f == nil {
+			continue
+		}
+		if v := f["name"]; v != nil {
+			l.Name, _ = p.str(v, rule, "limit.name")
+		}
+		if v := f["per"]; v != nil {
+			l.Per, _ = p.str(v, rule, "limit.per")
+		}
+		if v := f["amount"]; v != nil {
+			l.Amount, _ = p.str(v, rule, "limit.amount")
+			if i < maxLimits {
+				r.pos.limit[i] = position{v.Line, v.Column}
+				r.pos.limitStyle[i] = v.Style
+			}
+		}
+		if v := f["max"]; v == nil {
+			p.addf(ln, rule, "limit: missing field \"max\"")
+		} else if x, err := strconv.ParseFloat(v.Value, 64); v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!float") || err != nil {
+			p.addf(v, rule, "limit.max must be a number, got %q", v.Value)
+		} else {
+			l.Max = x
+		}
+		if v := f["window"]; v == nil {
+			p.addf(ln, rule, "limit: missing field \"window\" (a Go duration such as 1m or 24h)")
+		} else if s, ok := p.str(v, rule, "limit.window"); ok {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				p.addf(v, rule, "limit.window %q must be a positive Go duration such as 1m or 24h", s)
+			} else {
+				l.Window = d
+			}
+		}
+		out = append(out, l)
+	}
+	defaultLimitNames(out)
+	return out
+}
+
+// defaultLimitNames fills empty names: "calls" for rate limits, "amount"
+// for budgets.
+func defaultLimitNames(ls []Limit) {
+	for i := range ls {
+		if ls[i].Name == "" {
+			if ls[i].Amount == "" {
+				ls[i].Name = "calls"
+			} else {
+				ls[i].Name = "amount"
+			}
+		}
+		if ls[i].Per == "" {
+			ls[i].Per = PerAgent
+		}
+	}
+}
+
+// maxLimits bounds the limits of one rule; maxLimitValue bounds Max and a
+// call's amount, so counters (kept in millionths) cannot overflow.
+const (
+	maxLimits     = 8
+	maxLimitValue = 1e12
+	maxWindow     = 366 * 24 * time.Hour
+)
+
 func (p *parser) approval(n *yaml.Node, rule string) *Approval {
 	a := &Approval{Quorum: 1, OnTimeout: OnTimeoutDeny}
-	f := p.fields(n, rule, "approval", "capability", "quorum", "timeout", "on_timeout", "allow_delegator")
+	f := p.fields(n, rule, "approval", "capability", "quorum", "timeout", "on_timeout", "allow_delegator", "escalation", "exclude")
 	if f == nil {
 		return a
 	}
@@ -404,7 +547,58 @@ func (p *parser) approval(n *yaml.Node, rule string) *Approval {
 		}
 		a.AllowDelegator = b
 	}
+	if v := f["escalation"]; v != nil {
+		if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+			p.addf(v, rule, "approval.escalation must be a non-empty list of steps")
+		} else {
+			for _, sn := range v.Content {
+				a.Escalation = append(a.Escalation, p.escalationStep(sn, rule))
+			}
+			if f["on_timeout"] == nil {
+				a.OnTimeout = OnTimeoutEscalate
+			}
+		}
+	}
+	if v := f["exclude"]; v != nil {
+		if v.Kind != yaml.SequenceNode {
+			p.addf(v, rule, "approval.exclude must be a list of DIDs or teams")
+		} else {
+			for _, c := range v.Content {
+				if s, ok := p.str(c, rule, "approval.exclude entry"); ok {
+					a.Exclude = append(a.Exclude, s)
+				}
+			}
+		}
+	}
 	return a
+}
+
+func (p *parser) escalationStep(n *yaml.Node, rule string) EscalationStep {
+	var st EscalationStep
+	f := p.fields(n, rule, "escalation step", "capability", "team", "timeout")
+	if f == nil {
+		return st
+	}
+	if v := f["capability"]; v != nil {
+		st.Capability, _ = p.str(v, rule, "escalation.capability")
+	}
+	if v := f["team"]; v != nil {
+		st.Team, _ = p.str(v, rule, "escalation.team")
+	}
+	if (f["capability"] == nil) == (f["team"] == nil) {
+		p.addf(n, rule, "escalation step needs exactly one of capability and team")
+	}
+	if v := f["timeout"]; v == nil {
+		p.addf(n, rule, "escalation step: missing field \"timeout\" (a Go duration such as 30m)")
+	} else if s, ok := p.str(v, rule, "escalation.timeout"); ok {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			p.addf(v, rule, "escalation.timeout %q must be a positive Go duration such as 30m", s)
+		} else {
+			st.Timeout = d
+		}
+	}
+	return st
 }
 
 // maxQuorum bounds a quorum; no org routes a single request to more humans.
@@ -451,7 +645,7 @@ func checkDocument(doc *Document) []string {
 			}
 		}
 		if !r.Effect.Valid() {
-			add(r, "effect", "unknown effect %q (want allow, deny or require_approval)", r.Effect)
+			add(r, "effect", "unknown effect %q (want allow, deny, require_approval or limit)", r.Effect)
 		}
 		switch {
 		case r.Effect == RequireApproval && r.Approval == nil:
@@ -472,10 +666,64 @@ func checkDocument(doc *Document) []string {
 			if a.OnTimeout != OnTimeoutDeny && a.OnTimeout != OnTimeoutEscalate {
 				add(r, "approval", "approval.on_timeout %q must be deny or escalate", a.OnTimeout)
 			}
+			if len(a.Escalation) > 0 && a.OnTimeout != OnTimeoutEscalate {
+				add(r, "approval", "approval.escalation is given but on_timeout is %q; use on_timeout: escalate", a.OnTimeout)
+			}
+			if len(a.Escalation) > maxEscalation {
+				add(r, "approval", "approval.escalation has %d steps, more than the %d allowed", len(a.Escalation), maxEscalation)
+			}
+			for i, st := range a.Escalation {
+				if (st.Capability == "") == (st.Team == "") {
+					add(r, "approval", "escalation step %d needs exactly one of capability and team", i+1)
+				}
+				if strings.TrimSpace(st.Capability+st.Team) == "" && st.Capability+st.Team != "" {
+					add(r, "approval", "escalation step %d: empty capability or team", i+1)
+				}
+				if st.Timeout <= 0 {
+					add(r, "approval", "escalation step %d: timeout must be positive, got %v", i+1, st.Timeout)
+				}
+			}
+			for _, x := range a.Exclude {
+				if strings.TrimSpace(x) == "" || strings.ContainsFunc(x, isControl) {
+					add(r, "approval", "approval.exclude entry %q must name a DID or team", x)
+				}
+			}
+		}
+		switch {
+		case r.Effect == LimitOnly && len(r.Limits) == 0:
+			add(r, "effect", "effect limit needs a limits list")
+		case r.Effect == Deny && len(r.Limits) > 0:
+			add(r, "limits", "limits are not allowed with effect deny (a denied request spends nothing)")
+		case len(r.Limits) > maxLimits:
+			add(r, "limits", "%d limits, more than the %d allowed per rule", len(r.Limits), maxLimits)
+		}
+		names := map[string]bool{}
+		for _, l := range r.Limits {
+			if l.Name == "" || !ruleIDPattern.MatchString(l.Name) {
+				add(r, "limits", "limit name %q must be 1-128 letters, digits, '_', '.', ':' or '-'", l.Name)
+			}
+			if names[l.Name] {
+				add(r, "limits", "limit name %q used twice in the rule", l.Name)
+			}
+			names[l.Name] = true
+			if l.Per != PerAgent && l.Per != PerRequester && l.Per != PerOrg {
+				add(r, "limits", "limit %s: per %q must be agent, requester or org", l.Name, l.Per)
+			}
+			if !(l.Max >= 0 && l.Max <= maxLimitValue) {
+				add(r, "limits", "limit %s: max must be between 0 and %g, got %v", l.Name, float64(maxLimitValue), l.Max)
+			}
+			if l.Window <= 0 || l.Window > maxWindow {
+				add(r, "limits", "limit %s: window must be positive and at most %s, got %v", l.Name, FormatDuration(maxWindow), l.Window)
+			}
 		}
 	}
 	return out
 }
+
+// maxEscalation bounds an escalation chain.
+const maxEscalation = 16
+
+func isControl(c rune) bool { return c < 0x20 || c == 0x7f }
 
 // clone deep-copies d so a compiled Policy cannot change under its user.
 func (d *Document) clone() *Document {
@@ -487,8 +735,11 @@ func (d *Document) clone() *Document {
 		r.Resources = append([]string(nil), r.Resources...)
 		if r.Approval != nil {
 			a := *r.Approval
+			a.Escalation = append([]EscalationStep(nil), a.Escalation...)
+			a.Exclude = append([]string(nil), a.Exclude...)
 			r.Approval = &a
 		}
+		r.Limits = append([]Limit(nil), r.Limits...)
 		c.Rules[i] = r
 	}
 	return &c

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/functions"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -89,6 +90,7 @@ type Policy struct {
 	Digest string
 
 	rules []compiledRule
+	index *actionIndex
 }
 
 type compiledRule struct {
@@ -98,7 +100,13 @@ type compiledRule struct {
 	resources globs
 	prg       cel.Program // nil: no condition, always true
 	approval  *Approval
+	limits    []compiledLimit
 	reason    string // the reason given when this rule decides
+}
+
+type compiledLimit struct {
+	Limit
+	prg cel.Program // nil: each call costs 1
 }
 
 // Compile type-checks every condition of doc and returns the immutable,
@@ -108,10 +116,13 @@ func (e *Engine) Compile(doc *Document) (*Policy, error) {
 	if doc == nil {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "policy: nil document")
 	}
+	doc = doc.clone()
+	for i := range doc.Rules {
+		defaultLimitNames(doc.Rules[i].Limits)
+	}
 	if probs := checkDocument(doc); len(probs) > 0 {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "invalid policy: %s", strings.Join(probs, "; "))
 	}
-	doc = doc.clone()
 	p := &Policy{Document: doc, Digest: digestOf(doc.Source), rules: make([]compiledRule, len(doc.Rules))}
 	var probs []string
 	for i := range doc.Rules {
@@ -124,59 +135,103 @@ func (e *Engine) Compile(doc *Document) (*Policy, error) {
 			cr.resources = append(cr.resources, compileGlob(a))
 		}
 		if strings.TrimSpace(r.Condition) != "" {
-			prg, msg := e.compileCondition(doc, r)
+			prg, msg := e.compileExpr(doc, r, r.Condition, "condition", r.pos.condition, r.pos.condStyle, cel.BoolType)
 			if msg != "" {
 				probs = append(probs, msg)
 				continue
 			}
 			cr.prg = prg
 		}
+		for j, l := range r.Limits {
+			cl := compiledLimit{Limit: l}
+			if strings.TrimSpace(l.Amount) != "" {
+				var pos position
+				var style yaml.Style
+				if j < maxLimits {
+					pos, style = r.pos.limit[j], r.pos.limitStyle[j]
+				}
+				prg, msg := e.compileExpr(doc, r, l.Amount, "limit "+l.Name+": amount", pos, style,
+					cel.DoubleType, cel.IntType, cel.UintType, cel.DynType)
+				if msg != "" {
+					probs = append(probs, msg)
+					continue
+				}
+				cl.prg = prg
+			}
+			cr.limits = append(cr.limits, cl)
+		}
 		p.rules[i] = cr
 	}
 	if len(probs) > 0 {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "invalid policy: %s", strings.Join(probs, "; "))
 	}
+	p.index = buildIndex(p.rules)
 	return p, nil
 }
 
-// compileCondition returns the rule's program, or a problem message with
-// the condition's position in the source.
-func (e *Engine) compileCondition(doc *Document, r *Rule) (cel.Program, string) {
-	if len(r.Condition) > maxConditionSize {
-		return nil, problem(doc.Filename, r.pos.condition, r.ID,
-			fmt.Sprintf("condition is %d bytes, more than the %d allowed", len(r.Condition), maxConditionSize))
+// compileExpr type-checks one CEL expression of rule r (a condition or a
+// limit's amount) and returns its program, or a problem message with the
+// expression's position in the source. The result must have one of want.
+func (e *Engine) compileExpr(doc *Document, r *Rule, text, what string, base position, style yaml.Style, want ...*cel.Type) (cel.Program, string) {
+	if len(text) > maxConditionSize {
+		return nil, problem(doc.Filename, base, r.ID,
+			fmt.Sprintf("%s is %d bytes, more than the %d allowed", what, len(text), maxConditionSize))
 	}
-	ast, iss := e.env.Compile(r.Condition)
+	ast, iss := e.env.Compile(text)
 	if iss.Err() != nil {
 		var msgs []string
 		for _, ce := range iss.Errors() {
-			pos := celPosition(doc.Source, r, ce.Location.Line(), ce.Location.Column())
-			msgs = append(msgs, problem(doc.Filename, pos, r.ID, "condition: "+ce.Message))
+			pos := celPosition(doc.Source, base, style, ce.Location.Line(), ce.Location.Column())
+			msgs = append(msgs, problem(doc.Filename, pos, r.ID, what+": "+ce.Message))
 		}
 		return nil, strings.Join(msgs, "; ")
 	}
-	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) {
-		return nil, problem(doc.Filename, r.pos.condition, r.ID,
-			fmt.Sprintf("condition must be a bool expression, but has type %s (compare it, e.g. x == true)", t))
+	t := ast.OutputType()
+	ok := false
+	for _, w := range want {
+		ok = ok || t.IsExactType(w)
 	}
-	prg, err := e.env.Program(ast,
-		cel.CostLimit(e.costLimit),
-		cel.InterruptCheckFrequency(64),
-		cel.EvalOptions(cel.OptOptimize))
+	if !ok {
+		if want[0] == cel.BoolType {
+			return nil, problem(doc.Filename, base, r.ID,
+				fmt.Sprintf("%s must be a bool expression, but has type %s (compare it, e.g. x == true)", what, t))
+		}
+		return nil, problem(doc.Filename, base, r.ID, fmt.Sprintf("%s must be a number, but has type %s", what, t))
+	}
+	// An expression whose worst case the checker can bound below the limit
+	// (no iteration over request data) runs without a runtime cost
+	// tracker, which would cost more than the expression; any other keeps
+	// the runtime limit.
+	opts := []cel.ProgramOption{cel.InterruptCheckFrequency(64), cel.EvalOptions(cel.OptOptimize)}
+	if est, err := e.env.EstimateCost(ast, costEstimator{}); err != nil || est.Max > e.costLimit {
+		opts = append(opts, cel.CostLimit(e.costLimit))
+	}
+	prg, err := e.env.Program(ast, opts...)
 	if err != nil {
-		return nil, problem(doc.Filename, r.pos.condition, r.ID, "condition: "+err.Error())
+		return nil, problem(doc.Filename, base, r.ID, what+": "+err.Error())
 	}
 	return prg, ""
 }
 
+// costEstimator leaves every size and call to CEL's defaults: sizes of
+// request data are unknown, so anything that iterates over them has an
+// unbounded estimate.
+type costEstimator struct{}
+
+func (costEstimator) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
+
+func (costEstimator) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+
 // celPosition maps a CEL location (1-based line, 0-based column within the
-// condition) to a line:column in the YAML source.
-func celPosition(src []byte, r *Rule, line, col int) position {
-	base := r.pos.condition
+// expression) to a line:column in the YAML source, given where the
+// expression's scalar starts and its style.
+func celPosition(src []byte, base position, style yaml.Style, line, col int) position {
 	if base.line == 0 {
 		return position{}
 	}
-	switch r.pos.condStyle {
+	switch style {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		// The text starts on the line after the indicator; CEL's columns
 		// count from the block's indentation, that of its first line.
@@ -231,6 +286,29 @@ func ruleReason(r *Rule) string {
 		}
 		s = fmt.Sprintf("rule %s requires %d %s by a holder of %s within %s", r.ID, a.Quorum, noun,
 			a.Capability, FormatDuration(a.Timeout))
+		for _, st := range a.Escalation {
+			if st.Capability != "" {
+				s += ", then escalates to holders of " + st.Capability
+			} else {
+				s += ", then escalates to team " + st.Team
+			}
+			s += " for " + FormatDuration(st.Timeout)
+		}
+		if len(a.Escalation) == 0 && a.OnTimeout == OnTimeoutEscalate {
+			s += ", then escalates"
+		}
+		if len(a.Exclude) > 0 {
+			s += "; excluded from approving: " + strings.Join(a.Exclude, ", ")
+		}
+	case LimitOnly:
+		s = "rule " + r.ID + " limits the request"
+	}
+	if len(r.Limits) > 0 {
+		var ls []string
+		for _, l := range r.Limits {
+			ls = append(ls, describeLimit(l))
+		}
+		s += " (" + strings.Join(ls, "; ") + ")"
 	}
 	if r.Description != "" {
 		s += ": " + r.Description
@@ -296,6 +374,26 @@ type Decision struct {
 	// PolicyVersion and PolicyDigest identify the policy that decided.
 	PolicyVersion int
 	PolicyDigest  string
+	// Obligations are the limits the request must fit in before it may
+	// proceed, set only when Effect is Allow or RequireApproval. [Budgets]
+	// charges them atomically; a request that would exceed one is denied.
+	Obligations []Obligation `json:",omitempty"`
+}
+
+// Obligation is one limit charged by a decision.
+type Obligation struct {
+	// Rule and Name identify the limit.
+	Rule, Name string
+	// Per and Subject say whose counter is charged: the agent's DID, the
+	// requester's DID or the org.
+	Per, Subject string
+	// Amount is what this request costs; Max is the most a window allows.
+	Amount, Max float64
+	// Window is the length of the limit's windows.
+	Window time.Duration
+	// Total is the counter after this request was charged, set by
+	// Budgets.Charge.
+	Total float64
 }
 
 // Match is one rule's part in a decision.
@@ -321,7 +419,12 @@ type Match struct {
 // among matching require_approval rules the strictest wins (largest quorum,
 // then shortest timeout, then document order); otherwise the first matching
 // allow rule decides; no match is a default deny. A holds() look-up that
-// fails denies the request.
+// fails denies the request. When the outcome is allow or require_approval,
+// the limits of every matching rule become the Decision's Obligations (see
+// [Budgets]); a limit whose amount cannot be computed denies (fail closed).
+//
+// Only the rules whose action patterns can match in.Action are looked at:
+// the cost grows with those rules, not with the size of the policy.
 func (e *Engine) Evaluate(ctx context.Context, p *Policy, in Input) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, errs.Errorf(errs.ErrUnavailable, "policy: evaluate: %w", err)
@@ -329,15 +432,16 @@ func (e *Engine) Evaluate(ctx context.Context, p *Policy, in Input) (Decision, e
 	if p == nil {
 		return Decision{}, errs.Errorf(errs.ErrInvalidArgument, "policy: evaluate: nil policy")
 	}
-	d := Decision{PolicyVersion: p.Version, PolicyDigest: p.Digest}
+	d := Decision{PolicyVersion: p.Version, PolicyDigest: p.Digest, Matched: make([]Match, 0, 4)}
 	var (
 		vars         *evalVars
 		deny, appr   *compiledRule
 		allow        *compiledRule
+		limited      []*compiledRule
 		failedClosed string // reason when a capability look-up failed
 		failedRule   string
 	)
-	for i := range p.rules {
+	for _, i := range p.candidatesOf(in.Action) {
 		r := &p.rules[i]
 		if !r.actions.match(in.Action) || !r.resources.match(in.Resource) {
 			continue
@@ -356,16 +460,22 @@ func (e *Engine) Evaluate(ctx context.Context, p *Policy, in Input) (Decision, e
 			}
 			if err != nil {
 				m := Match{Rule: r.id, Effect: r.effect, Err: errorText(err)}
-				if r.effect == Deny {
+				switch r.effect {
+				case Deny:
 					m.Reason = "condition failed to evaluate; a deny rule fails closed: " + r.reason
-					d.Matched = append(d.Matched, m)
 					if deny == nil {
 						deny = r
 					}
-				} else {
+				case LimitOnly:
+					// A limit must not be dodged by omitting an attribute.
+					m.Reason = "condition failed to evaluate; a limit rule fails closed and denies: " + r.reason
+					if deny == nil {
+						deny = r
+					}
+				default:
 					m.Reason = "condition failed to evaluate; rule not applied"
-					d.Matched = append(d.Matched, m)
 				}
+				d.Matched = append(d.Matched, m)
 				continue
 			}
 			if out != types.True {
@@ -373,6 +483,9 @@ func (e *Engine) Evaluate(ctx context.Context, p *Policy, in Input) (Decision, e
 			}
 		}
 		d.Matched = append(d.Matched, Match{Rule: r.id, Effect: r.effect, Reason: r.reason})
+		if len(r.limits) > 0 {
+			limited = append(limited, r)
+		}
 		switch r.effect {
 		case Deny:
 			if deny == nil {
@@ -399,8 +512,7 @@ func (e *Engine) Evaluate(ctx context.Context, p *Policy, in Input) (Decision, e
 			}
 		}
 	case appr != nil:
-		a := *appr.approval
-		d.Effect, d.Rule, d.Reason, d.Approval = RequireApproval, appr.id, appr.reason, &a
+		d.Effect, d.Rule, d.Reason, d.Approval = RequireApproval, appr.id, appr.reason, appr.approval.clone()
 	case allow != nil:
 		d.Effect, d.Rule, d.Reason = Allow, allow.id, allow.reason
 	default:
@@ -408,7 +520,95 @@ func (e *Engine) Evaluate(ctx context.Context, p *Policy, in Input) (Decision, e
 		d.Reason = "no rule of policy " + p.Document.Name + " matches action " + strconv.Quote(in.Action) +
 			" on resource " + strconv.Quote(in.Resource) + "; denied by default"
 	}
+	if d.Effect != Deny && len(limited) > 0 {
+		if vars == nil {
+			vars = newEvalVars(ctx, e, &in)
+		}
+		if err := e.obligations(ctx, vars, limited, &d); err != nil {
+			return Decision{}, err
+		}
+	}
 	return d, nil
+}
+
+// obligations computes the charges of the limits of the matched rules. A
+// limit that cannot be computed turns the decision into a deny.
+func (e *Engine) obligations(ctx context.Context, vars *evalVars, limited []*compiledRule, d *Decision) error {
+	in := vars.in
+	for _, r := range limited {
+		for _, l := range r.limits {
+			o := Obligation{Rule: r.id, Name: l.Name, Per: l.Per, Max: l.Max, Window: l.Window, Amount: 1}
+			switch l.Per {
+			case PerAgent:
+				o.Subject = in.Agent
+			case PerRequester:
+				o.Subject = in.Requester
+			case PerOrg:
+				o.Subject = in.Org
+			}
+			var fail string
+			if o.Subject == "" {
+				fail = "the request names no " + l.Per + " to charge"
+			} else if l.prg != nil {
+				out, err := vars.eval(ctx, l.prg)
+				if ctx.Err() != nil {
+					return errs.Errorf(errs.ErrUnavailable, "policy: evaluate: %w", ctx.Err())
+				}
+				if err != nil {
+					fail = "amount failed to evaluate (" + errorText(err) + ")"
+				} else if x, ok := number(out); !ok {
+					fail = fmt.Sprintf("amount is %s, not a number", out.Type().TypeName())
+				} else if !(x >= 0 && x <= maxLimitValue) {
+					fail = fmt.Sprintf("amount %v is negative or too large", x)
+				} else {
+					o.Amount = x
+				}
+			}
+			if fail != "" {
+				d.Effect, d.Rule, d.Approval = Deny, r.id, nil
+				d.Reason = fmt.Sprintf("rule %s: limit %s: %s; denied (fail closed)", r.id, l.Name, fail)
+				d.Obligations = nil
+				return nil
+			}
+			d.Obligations = append(d.Obligations, o)
+		}
+	}
+	return nil
+}
+
+// number converts a CEL numeric value to float64.
+func number(v ref.Val) (float64, bool) {
+	switch x := v.(type) {
+	case types.Double:
+		return float64(x), true
+	case types.Int:
+		return float64(x), true
+	case types.Uint:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// describeLimit writes a limit the way a reviewer reads it.
+func describeLimit(l Limit) string {
+	unit := "calls"
+	if l.Amount != "" {
+		unit = "of " + l.Amount
+	}
+	per := l.Per
+	if per == "" {
+		per = PerAgent
+	}
+	return fmt.Sprintf("limit %s: at most %s %s per %s per %s", l.Name, strconv.FormatFloat(l.Max, 'f', -1, 64), unit, per,
+		FormatDuration(l.Window))
+}
+
+// clone deep-copies a so a decision's caller cannot change the policy.
+func (a *Approval) clone() *Approval {
+	c := *a
+	c.Escalation = append([]EscalationStep(nil), a.Escalation...)
+	c.Exclude = append([]string(nil), a.Exclude...)
+	return &c
 }
 
 // stricter reports whether a demands more than b: a larger quorum, or the

@@ -3,6 +3,7 @@ package policy_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func TestParseValid(t *testing.T) {
 	}
 	r := doc.Rules[1]
 	want := policy.Approval{Capability: "finance.approver", Quorum: 1, Timeout: 15 * time.Minute, OnTimeout: "deny"}
-	if r.ID != "large-payments" || r.Effect != policy.RequireApproval || r.Approval == nil || *r.Approval != want {
+	if r.ID != "large-payments" || r.Effect != policy.RequireApproval || r.Approval == nil || !reflect.DeepEqual(*r.Approval, want) {
 		t.Fatalf("rule 1 = %+v approval %+v", r, r.Approval)
 	}
 	if got := doc.Rules[0].Resources; len(got) != 1 || got[0] != "invoice:*" {
@@ -261,5 +262,5 @@ rules:
 	fmt.Println(err)
 	// Output:
 	// true true
-	// invalid argument: invalid policy: payments.yaml:9:13: rule oops: unknown effect "permit" (want allow, deny or require_approval)
+	// invalid argument: invalid policy: payments.yaml:9:13: rule oops: unknown effect "permit" (want allow, deny, require_approval or limit)
 }

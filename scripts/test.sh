@@ -42,3 +42,5 @@ echo "== go test" >&2
 $GO test -count=1 ./...
 echo "== go test -race (concurrency-heavy packages)" >&2
 $GO test -count=1 -race -short ./ledger/ ./workforce/ ./passport/ ./policy/ ./capability/ .
+echo "== API checks: helm lint, schemathesis against human serve" >&2
+GO=$GO ./scripts/api-check.sh

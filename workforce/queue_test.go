@@ -122,9 +122,11 @@ func TestDecide(t *testing.T) {
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
-				if got.State != s.state || len(got.Approvals) != i+1 || got.Version != i+2 {
+				if got.State != s.state || len(got.Approvals) != i+1 || got.Version != 2*i+3 {
 					t.Fatalf("step %d: state %s, %d votes, version %d", i, got.State, len(got.Approvals), got.Version)
 				}
+				// Each vote is two writes: the vote with its outbox event,
+				// then the event marked delivered once attested.
 				if (s.state == workforce.Pending) != got.ResolvedAt.IsZero() {
 					t.Fatalf("step %d: ResolvedAt %v with state %s", i, got.ResolvedAt, got.State)
 				}
@@ -164,7 +166,7 @@ func TestDuplicateVote(t *testing.T) {
 				t.Fatalf("Decide = %v, want ErrConflict", err)
 			}
 			got, _ := w.q.Get(ctx, org, tk.ID)
-			if got.State != workforce.Pending || len(got.Approvals) != 1 || got.Version != 2 {
+			if got.State != workforce.Pending || len(got.Approvals) != 1 || got.Version != 3 {
 				t.Fatalf("duplicate changed the task: %s, %d votes, v%d", got.State, len(got.Approvals), got.Version)
 			}
 		})
@@ -607,8 +609,8 @@ func TestConcurrentDecideSharedSQLite(t *testing.T) {
 		}
 	}
 	got, err := other.Get(ctx, org, tk.ID)
-	if err != nil || got.State != workforce.Approved || len(got.Approvals) != 3 || got.Version != 4 {
-		t.Fatalf("after concurrent votes: %+v, %v; want approved with 3 votes at version 4", got, err)
+	if err != nil || got.State != workforce.Approved || len(got.Approvals) != 3 || got.Version != 7 {
+		t.Fatalf("after concurrent votes: %+v, %v; want approved with 3 votes at version 7 (two writes per vote)", got, err)
 	}
 
 	// Cross-process wake-up: Wait on one queue, decide on the other.

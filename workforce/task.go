@@ -14,14 +14,37 @@ import (
 // State is where a task is in its life.
 type State string
 
-// The task states. Every state but Pending is final.
+// The task states. Pending, Assigned and Escalated are open: votes are
+// accepted and timers run. Every other state is final.
+//
+//   - Pending: routed to every eligible candidate of the first step;
+//   - Assigned: routed by a strategy to specific assignees of the first step;
+//   - Escalated: a step's deadline passed and a later step of the chain now
+//     holds the task;
+//   - Approved, Denied: decided by signed votes (quorum, or any deny);
+//   - TimedOut: the last step's deadline passed without a decision; reported
+//     apart from Denied, and never lets the action proceed (fail closed);
+//   - Cancelled: withdrawn by the requesting side before a decision.
 const (
 	Pending   State = "pending"
+	Assigned  State = "assigned"
+	Escalated State = "escalated"
 	Approved  State = "approved"
 	Denied    State = "denied"
 	TimedOut  State = "timed_out"
 	Cancelled State = "cancelled"
 )
+
+// OpenStates are the states in which a task still awaits a decision.
+var OpenStates = []State{Pending, Assigned, Escalated}
+
+// Open reports whether a task in state s still awaits a decision.
+func (s State) Open() bool { return s == Pending || s == Assigned || s == Escalated }
+
+// Final reports whether s is a final state.
+func (s State) Final() bool {
+	return s == Approved || s == Denied || s == TimedOut || s == Cancelled
+}
 
 // The verdicts an approver can sign.
 const (
@@ -29,9 +52,11 @@ const (
 	VerdictDeny    = "deny"
 )
 
-// The on-timeout behaviours a spec may name. Both resolve the task as
-// TimedOut (fail closed) in this version; "escalate" records the intent for
-// the escalation chain.
+// The on-timeout behaviours a spec may name. When a step's deadline passes
+// and the spec has a later escalation step, the task escalates to it
+// whatever OnTimeout says; when the last step's deadline passes, the task
+// resolves as TimedOut, which never lets the action proceed. "deny" is the
+// default; "escalate" is accepted for specs that name the chain's intent.
 const (
 	OnTimeoutDeny     = "deny"
 	OnTimeoutEscalate = "escalate"
@@ -55,7 +80,90 @@ type Spec struct {
 	Reason         string         `json:"reason,omitempty"`
 	PolicyVersion  int            `json:"policy_version,omitempty"`
 	DecisionDigest string         `json:"decision_digest,omitempty"`
+	// Escalation is the chain of later steps: when the current step's
+	// deadline passes, the task moves to the next step's approvers.
+	Escalation []Step `json:"escalation,omitempty"`
+	// Exclude lists humans who may never approve this task (besides the
+	// agent, and the requester unless AllowDelegator).
+	Exclude []string `json:"exclude,omitempty"`
+	// Routing picks approvers among the eligible candidates; empty means the
+	// queue's default ([RouteAll] unless configured otherwise).
+	Routing Strategy `json:"routing,omitempty"`
+	// WarnBefore is how long before each step's deadline the warning event
+	// fires; zero means a fifth of the step's timeout.
+	WarnBefore time.Duration `json:"warn_before,omitempty"`
 }
+
+// Step is one later step of an escalation chain: who holds the task next,
+// and for how long. Capability and Team may both be set (holders of the
+// capability who are members of the team); at least one must be.
+type Step struct {
+	Capability string        `json:"capability,omitempty"`
+	Team       string        `json:"team,omitempty"`
+	Timeout    time.Duration `json:"timeout"`
+}
+
+// Stage is a step as the task reached it: the eligible candidates and,
+// when a strategy assigned the task, the assignees (only they may vote
+// then). Deadline and WarnAt follow from the spec and CreatedAt.
+type Stage struct {
+	Capability string    `json:"capability,omitempty"`
+	Team       string    `json:"team,omitempty"`
+	Candidates []string  `json:"candidates"`
+	Assignees  []string  `json:"assignees,omitempty"`
+	Started    time.Time `json:"started"`
+	Deadline   time.Time `json:"deadline"`
+	WarnAt     time.Time `json:"warn_at"`
+	Warned     bool      `json:"warned,omitempty"`
+}
+
+// Voters are the humans who may vote in this stage: the assignees if a
+// strategy chose some, else every candidate.
+func (s Stage) Voters() []string {
+	if len(s.Assignees) > 0 {
+		return s.Assignees
+	}
+	return s.Candidates
+}
+
+// EventType names a lifecycle event of a task.
+type EventType string
+
+// The lifecycle events. Every event is delivered once to the Recorder (votes
+// and resolutions) or EventRecorder (the rest) and to the Notifier.
+const (
+	EventOpened    EventType = "opened"
+	EventWarning   EventType = "warning"
+	EventEscalated EventType = "escalated"
+	EventVote      EventType = "vote"
+	EventTimedOut  EventType = "timed_out"
+	EventCancelled EventType = "cancelled"
+)
+
+// Event is one entry of a task's outbox: what happened, and whether it has
+// been attested and notified. The queue appends events in the same
+// compare-and-swap that changes the task, claiming each for a lease
+// (Owner, Until) during which only that queue delivers it; a crash between
+// the change and the delivery is resumed by whichever queue next claims the
+// event after the lease lapses.
+type Event struct {
+	Seq        int       `json:"seq"`
+	Type       EventType `json:"type"`
+	State      State     `json:"state"` // the task's state right after the event
+	Step       int       `json:"step"`
+	At         time.Time `json:"at"`
+	Vote       int       `json:"vote,omitempty"` // 1-based index into Approvals for EventVote
+	Recipients []string  `json:"recipients,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+	Recorded   bool      `json:"recorded,omitempty"`
+	Notified   bool      `json:"notified,omitempty"`
+	Attempts   int       `json:"attempts,omitempty"` // failed notification attempts
+	Owner      string    `json:"owner,omitempty"`    // the queue delivering it
+	Until      time.Time `json:"until,omitzero"`     // its claim lapses then
+}
+
+// Delivered reports whether e needs no more delivery.
+func (e Event) Delivered() bool { return e.Recorded && e.Notified }
 
 // Task is an approval task. Digest is the SHA-256 of the task's canonical
 // content (see [Task.ComputeDigest]); it is what approvers sign.
@@ -63,13 +171,24 @@ type Task struct {
 	ID string `json:"id"`
 	Spec
 	Digest     []byte    `json:"digest"`
-	Candidates []string  `json:"candidates"`
+	Candidates []string  `json:"candidates"`          // the current stage's candidates
+	Assignees  []string  `json:"assignees,omitempty"` // the current stage's assignees
 	State      State     `json:"state"`
 	Approvals  []Vote    `json:"approvals,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
-	Deadline   time.Time `json:"deadline"`
+	Deadline   time.Time `json:"deadline"` // the last step's deadline
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	Version    int       `json:"version"`
+	// Step is the index of the current stage in Stages: 0 is the spec's own
+	// step, k the k-th escalation step.
+	Step   int     `json:"step,omitempty"`
+	Stages []Stage `json:"stages,omitempty"`
+	Events []Event `json:"events,omitempty"`
+	// Wake is when a queue must next look at the task: its next warning or
+	// deadline, or when undelivered events need delivering. Zero: never.
+	Wake time.Time `json:"wake,omitzero"`
+	// Resolution says why a task timed out or was cancelled.
+	Resolution string `json:"resolution,omitempty"`
 }
 
 // Vote is one approver's verified decision, with the signed envelope it
@@ -79,6 +198,7 @@ type Vote struct {
 	Verdict  string             `json:"verdict"`
 	Envelope *passport.Envelope `json:"envelope"`
 	At       time.Time          `json:"at"`
+	Step     int                `json:"step,omitempty"` // the stage in which it was cast
 }
 
 // UnmarshalJSON decodes a task keeping attribute numbers exact
@@ -118,6 +238,12 @@ type taskContent struct {
 	DecisionDigest string          `json:"decision_digest"`
 	Created        string          `json:"created"`
 	Deadline       string          `json:"deadline"`
+	// Added with escalation; omitted when empty so that tasks without them
+	// keep the digest they had before.
+	Escalation []Step   `json:"escalation,omitempty"`
+	Exclude    []string `json:"exclude,omitempty"`
+	Routing    Strategy `json:"routing,omitempty"`
+	WarnBefore int64    `json:"warn_before_ns,omitempty"`
 }
 
 // taskContentType versions the digest's input format.
@@ -164,6 +290,7 @@ func (t *Task) ComputeDigest() ([]byte, error) {
 		Quorum: t.Quorum, OnTimeout: t.OnTimeout, AllowDelegator: t.AllowDelegator, Rule: t.Rule,
 		Reason: t.Reason, PolicyVersion: t.PolicyVersion, DecisionDigest: t.DecisionDigest,
 		Created: digestTime(t.CreatedAt), Deadline: digestTime(t.Deadline),
+		Escalation: t.Escalation, Exclude: t.Exclude, Routing: t.Routing, WarnBefore: int64(t.WarnBefore),
 	})
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "task %s: %v", t.ID, err)
@@ -188,6 +315,20 @@ func (t *Task) Clone() *Task {
 	}
 	return &c
 }
+
+// stage returns the current stage (a zero Stage for a task without stages).
+func (t *Task) stage() Stage {
+	if t.Step >= 0 && t.Step < len(t.Stages) {
+		return t.Stages[t.Step]
+	}
+	return Stage{Candidates: t.Candidates, Assignees: t.Assignees, Deadline: t.Deadline}
+}
+
+// StageDeadline is the current step's deadline.
+func (t *Task) StageDeadline() time.Time { return t.stage().Deadline }
+
+// Voters are the humans who may vote now.
+func (t *Task) Voters() []string { return t.stage().Voters() }
 
 // hasVoted reports whether approver already has a vote on t.
 func (t *Task) hasVoted(approver string) bool {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +31,66 @@ func RunGraphStore(t *testing.T, newStore func(t *testing.T) capability.Store) {
 	carol := capability.Node{ID: "carol", Kind: capability.Human, Name: "Carol"}
 	team := capability.Node{ID: "treasury", Kind: capability.Team}
 	approve := capability.Node{ID: "finance.approver", Kind: capability.Capability}
+
+	if _, ok := newStore(t).(capability.BulkStore); ok {
+		t.Run("Bulk", func(t *testing.T) {
+			s := newStore(t)
+			bs := s.(capability.BulkStore)
+			mustNode(t, s, "org1", alice, bob, carol, team, approve)
+			mustNode(t, s, "org2", alice, team)
+			for _, e := range []capability.Edge{
+				{From: "carol", To: "treasury", Kind: capability.MemberOf},
+				{From: "alice", To: "treasury", Kind: capability.MemberOf, Level: 2},
+				{From: "bob", To: "finance.approver", Kind: capability.Holds},
+				{From: "treasury", To: "finance.approver", Kind: capability.Holds},
+			} {
+				if err := s.PutEdge(ctx, "org1", e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.PutEdge(ctx, "org2", capability.Edge{From: "alice", To: "treasury", Kind: capability.MemberOf}); err != nil {
+				t.Fatal(err)
+			}
+			es, err := bs.InMany(ctx, "org1", []string{"treasury", "finance.approver", "nobody"}, capability.MemberOf)
+			if err != nil || graphEdgeList(es) != "[alice->treasury carol->treasury]" || es[0].Level != 2 {
+				t.Fatalf("InMany(member_of) = %s, %v", graphEdgeList(es), err)
+			}
+			es, _ = bs.InMany(ctx, "org1", []string{"treasury", "finance.approver"}, capability.Holds)
+			if graphEdgeList(es) != "[bob->finance.approver treasury->finance.approver]" {
+				t.Fatalf("InMany(holds) = %s, want sorted by to then from", graphEdgeList(es))
+			}
+			ns, err := bs.Nodes(ctx, "org1", []string{"alice", "nobody", "treasury"})
+			if err != nil || len(ns) != 2 {
+				t.Fatalf("Nodes = %v, %v; want alice and treasury", ns, err)
+			}
+			if ns, _ := bs.Nodes(ctx, "org3", []string{"alice"}); len(ns) != 0 {
+				t.Fatalf("Nodes leaks across orgs: %v", ns)
+			}
+		})
+		t.Run("BulkMatchesPerNodeTraversal", func(t *testing.T) {
+			s := newStore(t)
+			graphRandom(t, s, rand.New(rand.NewPCG(7, 9)))
+			now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			bulk := capability.NewGraph(s, func() time.Time { return now })
+			single := capability.NewGraph(graphNoBulk{s}, func() time.Time { return now })
+			for c := range 8 {
+				cp := fmt.Sprintf("cap%d", c)
+				a, err1 := bulk.Holders(ctx, "org1", cp)
+				b, err2 := single.Holders(ctx, "org1", cp)
+				if err1 != nil || err2 != nil || !reflect.DeepEqual(a, b) {
+					t.Fatalf("Holders(%s) differ: bulk %v (%v), per-node %v (%v)", cp, a, err1, b, err2)
+				}
+			}
+			for tm := range 10 {
+				team := fmt.Sprintf("team%d", tm)
+				a, err1 := bulk.Members(ctx, "org1", team)
+				b, err2 := single.Members(ctx, "org1", team)
+				if err1 != nil || err2 != nil || !reflect.DeepEqual(a, b) {
+					t.Fatalf("Members(%s) differ: bulk %v (%v), per-node %v (%v)", team, a, err1, b, err2)
+				}
+			}
+		})
+	}
 
 	t.Run("NodeNotFound", func(t *testing.T) {
 		s := newStore(t)
@@ -285,4 +347,69 @@ func graphEnds(es []capability.Edge, from bool) string {
 		}
 	}
 	return fmt.Sprint(ids)
+}
+
+func graphEdgeList(es []capability.Edge) string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.From + "->" + e.To
+	}
+	return fmt.Sprint(out)
+}
+
+// graphNoBulk hides a store's BulkStore methods, so a Graph over it takes
+// the one-call-per-node path.
+type graphNoBulk struct{ capability.Store }
+
+// graphRandom fills org1 with a random graph: 60 humans, 3 agents, 10
+// teams nested at random (cycles included), 8 capabilities, and some
+// expired edges.
+func graphRandom(t *testing.T, s capability.Store, r *rand.Rand) {
+	ctx := context.Background()
+	put := func(n capability.Node) {
+		if err := s.PutNode(ctx, "org1", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edge := func(e capability.Edge) {
+		if r.IntN(10) == 0 {
+			e.Expires = time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC) // lapsed
+		}
+		if err := s.PutEdge(ctx, "org1", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var subjects []string
+	for i := range 60 {
+		id := fmt.Sprintf("h%02d", i)
+		put(capability.Node{ID: id, Kind: capability.Human})
+		subjects = append(subjects, id)
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("agent%d", i)
+		put(capability.Node{ID: id, Kind: capability.Agent})
+		subjects = append(subjects, id)
+	}
+	for i := range 10 {
+		put(capability.Node{ID: fmt.Sprintf("team%d", i), Kind: capability.Team})
+	}
+	for i := range 8 {
+		put(capability.Node{ID: fmt.Sprintf("cap%d", i), Kind: capability.Capability})
+	}
+	for _, sub := range subjects {
+		for range r.IntN(3) {
+			edge(capability.Edge{From: sub, To: fmt.Sprintf("team%d", r.IntN(10)), Kind: capability.MemberOf})
+		}
+		if r.IntN(4) == 0 {
+			edge(capability.Edge{From: sub, To: fmt.Sprintf("cap%d", r.IntN(8)), Kind: capability.Holds, Level: r.IntN(4)})
+		}
+	}
+	for i := range 10 {
+		for range r.IntN(3) {
+			if j := r.IntN(10); j != i {
+				edge(capability.Edge{From: fmt.Sprintf("team%d", i), To: fmt.Sprintf("team%d", j), Kind: capability.MemberOf})
+			}
+		}
+		edge(capability.Edge{From: fmt.Sprintf("team%d", i), To: fmt.Sprintf("cap%d", r.IntN(8)), Kind: capability.Holds, Level: r.IntN(4)})
+	}
 }

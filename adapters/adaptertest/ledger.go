@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/ledger"
@@ -224,6 +226,13 @@ func RunLedgerStore(t *testing.T, newStore func(t *testing.T) ledger.Store) {
 			}
 		}
 	})
+
+	t.Run("Index", func(t *testing.T) {
+		if _, ok := newStore(t).(ledger.IndexStore); !ok {
+			t.Skip("the store does not implement ledger.IndexStore (optional)")
+		}
+		runLedgerIndexStore(t, func(t *testing.T) ledger.IndexStore { return newStore(t).(ledger.IndexStore) })
+	})
 }
 
 // ledgerNodeHash is the fake hash the suite stores for a node.
@@ -271,4 +280,184 @@ func ledgerWantEntries(t *testing.T, s ledger.Store, log string, start, end uint
 			t.Errorf("Entries(%q, %d, %d)[%d] = %q, want %q", log, start, end, i, got[i], want[i])
 		}
 	}
+}
+
+// ledgerT0 is the base time of the index suite's fields.
+var ledgerT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// ledgerIndexFixture is what the index suite appends to log "acme": six
+// entries, entry 3 not indexed (nil fields), entry 5 without a time.
+func ledgerIndexFixture() ([]string, []*ledger.Fields) {
+	entries := []string{"d0", "d1", "a2", "raw3", "p4", "e5"}
+	fields := []*ledger.Fields{
+		{Kind: "decision", Org: "acme", Actors: []string{"agent-1", "alice"}, Action: "pay", Subjects: []string{"invoice:1", "sha256:aa"}, Time: ledgerT0},
+		{Kind: "decision", Org: "acme", Actors: []string{"agent-2"}, Action: "refund", Subjects: []string{"invoice:2"}, Time: ledgerT0.Add(time.Hour)},
+		{Kind: "approval", Org: "acme", Actors: []string{"agent-1", "bob"}, Action: "pay", Subjects: []string{"task-1"}, Time: ledgerT0.Add(2 * time.Hour)},
+		nil,
+		{Kind: "policy", Org: "acme", Actors: []string{"carol"}, Action: "publish", Subjects: []string{"policy/acme/v2"}, Time: ledgerT0.Add(3 * time.Hour)},
+		{Kind: "event", Org: "other-org", Actors: []string{"alice"}, Action: "inception", Subjects: []string{"alice"}},
+	}
+	return entries, fields
+}
+
+func runLedgerIndexStore(t *testing.T, newStore func(t *testing.T) ledger.IndexStore) {
+	ctx := context.Background()
+	fill := func(t *testing.T, s ledger.IndexStore, log string) {
+		t.Helper()
+		entries, fields := ledgerIndexFixture()
+		var es [][]byte
+		for _, e := range entries {
+			es = append(es, []byte(e+"@"+log))
+		}
+		// Two batches, so results span appends.
+		if err := s.AppendIndexed(ctx, log, 0, es[:2], fields[:2], nil, []byte("checkpoint 2")); err != nil {
+			t.Fatalf("AppendIndexed: %v", err)
+		}
+		if err := s.AppendIndexed(ctx, log, 2, es[2:], fields[2:], nil, []byte("checkpoint 6")); err != nil {
+			t.Fatalf("AppendIndexed: %v", err)
+		}
+	}
+	find := func(t *testing.T, s ledger.IndexStore, log string, f ledger.Filter, from uint64, limit int) []uint64 {
+		t.Helper()
+		got, err := s.Find(ctx, log, &f, from, limit)
+		if err != nil {
+			t.Fatalf("Find(%+v, from %d, limit %d): %v", f, from, limit, err)
+		}
+		var idx []uint64
+		for _, fd := range got {
+			if want := fmt.Sprintf("%s@%s", []string{"d0", "d1", "a2", "raw3", "p4", "e5"}[fd.Index], log); string(fd.Entry) != want {
+				t.Errorf("Find returned entry %d = %q, want %q", fd.Index, fd.Entry, want)
+			}
+			idx = append(idx, fd.Index)
+		}
+		return idx
+	}
+
+	t.Run("Filters", func(t *testing.T) {
+		s := newStore(t)
+		fill(t, s, "acme")
+		for _, tc := range []struct {
+			name string
+			f    ledger.Filter
+			want []uint64
+		}{
+			{"all indexed", ledger.Filter{}, []uint64{0, 1, 2, 4, 5}},
+			{"kind", ledger.Filter{Kind: "decision"}, []uint64{0, 1}},
+			{"org", ledger.Filter{Org: "other-org"}, []uint64{5}},
+			{"actor", ledger.Filter{Actor: "agent-1"}, []uint64{0, 2}},
+			{"actor any position", ledger.Filter{Actor: "alice"}, []uint64{0, 5}},
+			{"action", ledger.Filter{Action: "pay"}, []uint64{0, 2}},
+			{"subject name", ledger.Filter{Subject: "invoice:2"}, []uint64{1}},
+			{"subject digest", ledger.Filter{Subject: "sha256:aa"}, []uint64{0}},
+			{"since", ledger.Filter{Since: ledgerT0.Add(time.Hour)}, []uint64{1, 2, 4}},
+			{"until", ledger.Filter{Until: ledgerT0.Add(time.Hour)}, []uint64{0}},
+			{"range", ledger.Filter{Since: ledgerT0.Add(30 * time.Minute), Until: ledgerT0.Add(3 * time.Hour)}, []uint64{1, 2}},
+			{"actor and kind", ledger.Filter{Actor: "agent-1", Kind: "approval"}, []uint64{2}},
+			{"actor, action and time", ledger.Filter{Actor: "agent-1", Action: "pay", Since: ledgerT0.Add(time.Minute)}, []uint64{2}},
+			{"kind and org", ledger.Filter{Kind: "decision", Org: "acme"}, []uint64{0, 1}},
+			{"no match", ledger.Filter{Actor: "mallory"}, nil},
+			{"values do not cross fields", ledger.Filter{Subject: "agent-1"}, nil},
+			{"prefix is not a match", ledger.Filter{Actor: "agent"}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if got := find(t, s, "acme", tc.f, 0, 100); !slices.Equal(got, tc.want) {
+					t.Errorf("Find(%+v) = %v, want %v", tc.f, got, tc.want)
+				}
+				// The store matches exactly as Filter.Match does.
+				_, fields := ledgerIndexFixture()
+				var want []uint64
+				for i, f := range fields {
+					if tc.f.Match(f) {
+						want = append(want, uint64(i))
+					}
+				}
+				if !slices.Equal(want, tc.want) {
+					t.Errorf("suite table disagrees with Filter.Match: %v, want %v", want, tc.want)
+				}
+			})
+		}
+	})
+
+	t.Run("Pages", func(t *testing.T) {
+		s := newStore(t)
+		fill(t, s, "acme")
+		if got := find(t, s, "acme", ledger.Filter{}, 0, 2); !slices.Equal(got, []uint64{0, 1}) {
+			t.Errorf("first page = %v, want [0 1]", got)
+		}
+		if got := find(t, s, "acme", ledger.Filter{}, 2, 2); !slices.Equal(got, []uint64{2, 4}) {
+			t.Errorf("second page = %v, want [2 4]", got)
+		}
+		if got := find(t, s, "acme", ledger.Filter{}, 5, 2); !slices.Equal(got, []uint64{5}) {
+			t.Errorf("last page = %v, want [5]", got)
+		}
+		if got := find(t, s, "acme", ledger.Filter{}, 6, 2); len(got) != 0 {
+			t.Errorf("past the end = %v, want none", got)
+		}
+		if got := find(t, s, "acme", ledger.Filter{Actor: "alice"}, 1, 1); !slices.Equal(got, []uint64{5}) {
+			t.Errorf("actor page from 1 = %v, want [5]", got)
+		}
+	})
+
+	t.Run("ConflictIndexesNothing", func(t *testing.T) {
+		s := newStore(t)
+		fill(t, s, "acme")
+		err := s.AppendIndexed(ctx, "acme", 2, [][]byte{[]byte("forged")},
+			[]*ledger.Fields{{Kind: "decision", Actors: []string{"mallory"}}}, nil, []byte("forged"))
+		if !errors.Is(err, errs.ErrConflict) {
+			t.Fatalf("AppendIndexed at a stale size: err = %v, want ErrConflict", err)
+		}
+		if got := find(t, s, "acme", ledger.Filter{Actor: "mallory"}, 0, 10); len(got) != 0 {
+			t.Errorf("a refused append left index rows: %v", got)
+		}
+	})
+
+	t.Run("PlainAppendIsNotIndexed", func(t *testing.T) {
+		s := newStore(t)
+		ledgerAppend(t, s, "acme", 0, "a", "b")
+		if got := find(t, s, "acme", ledger.Filter{}, 0, 10); len(got) != 0 {
+			t.Errorf("Find after a plain Append = %v, want none", got)
+		}
+	})
+
+	t.Run("LogIsolation", func(t *testing.T) {
+		s := newStore(t)
+		fill(t, s, "org-a")
+		if got := find(t, s, "org-b", ledger.Filter{}, 0, 10); len(got) != 0 {
+			t.Errorf("org-b finds %v of org-a's entries", got)
+		}
+		fill(t, s, "org-b")
+		if got := find(t, s, "org-b", ledger.Filter{Actor: "agent-1"}, 0, 10); !slices.Equal(got, []uint64{0, 2}) {
+			t.Errorf("org-b actor query = %v, want [0 2]", got)
+		}
+	})
+
+	t.Run("InvalidArgument", func(t *testing.T) {
+		s := newStore(t)
+		err := s.AppendIndexed(ctx, "acme", 0, [][]byte{[]byte("a"), []byte("b")}, []*ledger.Fields{nil}, nil, []byte("cp"))
+		if !errors.Is(err, errs.ErrInvalidArgument) {
+			t.Errorf("AppendIndexed with fewer fields than entries: err = %v, want ErrInvalidArgument", err)
+		}
+		if size, _, _ := s.Head(ctx, "acme"); size != 0 {
+			t.Errorf("a refused AppendIndexed wrote %d entries", size)
+		}
+		if _, err := s.Find(ctx, "acme", &ledger.Filter{}, 0, 0); !errors.Is(err, errs.ErrInvalidArgument) {
+			t.Errorf("Find with limit 0: err = %v, want ErrInvalidArgument", err)
+		}
+		if _, err := s.Find(ctx, "acme", nil, 0, 1); !errors.Is(err, errs.ErrInvalidArgument) {
+			t.Errorf("Find with a nil filter: err = %v, want ErrInvalidArgument", err)
+		}
+	})
+
+	t.Run("CancelledContext", func(t *testing.T) {
+		s := newStore(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		err := s.AppendIndexed(cctx, "acme", 0, [][]byte{[]byte("a")}, []*ledger.Fields{{Kind: "k"}}, nil, []byte("cp"))
+		if !errors.Is(err, errs.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Errorf("AppendIndexed with a cancelled context: err = %v, want ErrUnavailable wrapping context.Canceled", err)
+		}
+		if _, err := s.Find(cctx, "acme", &ledger.Filter{}, 0, 1); !errors.Is(err, errs.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Errorf("Find with a cancelled context: err = %v, want ErrUnavailable wrapping context.Canceled", err)
+		}
+	})
 }

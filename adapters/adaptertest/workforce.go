@@ -21,8 +21,13 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) workforce.Store) {
 	ctx := context.Background()
 	base := time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC)
 	task := func(org, id string, created time.Time, state workforce.State) *workforce.Task {
+		var wake time.Time
+		if state.Open() {
+			wake = created.Add(time.Hour) // the deadline, as the queue sets it
+		}
 		return &workforce.Task{
-			ID: id,
+			Wake: wake,
+			ID:   id,
 			Spec: workforce.Spec{Org: org, Agent: "did:agent", Requester: "did:req", Action: "pay", Resource: "inv/1",
 				Attributes: map[string]any{"amount": json.Number("9007199254740993"), "tags": []any{"a", "b"}},
 				Capability: "finance.approver", Quorum: 2, Timeout: time.Hour, OnTimeout: "deny"},
@@ -163,6 +168,92 @@ func RunQueueStore(t *testing.T, newStore func(t *testing.T) workforce.Store) {
 			t.Fatalf("Due(limit 1) = %s, want [late1]", ids)
 		}
 	})
+
+	t.Run("DueByWake", func(t *testing.T) {
+		s := newStore(t)
+		early := task("org1", "early", base, workforce.Assigned)
+		early.Wake = base.Add(-time.Minute) // a warning before the deadline
+		undelivered := task("org1", "undelivered", base, workforce.Approved)
+		undelivered.Wake = base.Add(-2 * time.Minute) // a final task with an event to deliver
+		idle := task("org1", "idle", base.Add(-3*time.Hour), workforce.Denied)
+		idle.Wake = time.Time{} // final and delivered: never due
+		mustCreate(t, s, early, undelivered, idle)
+		got, err := s.Due(ctx, base, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := queueIDs(got); ids != "[undelivered early]" {
+			t.Fatalf("Due = %s, want [undelivered early] (by wake, any state, zero wake never)", ids)
+		}
+		early.Wake = time.Time{}
+		if err := s.Update(ctx, early, early.Version); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.Due(ctx, base, 0)
+		if ids := queueIDs(got); ids != "[undelivered]" {
+			t.Fatalf("Due after clearing a wake = %s, want [undelivered]", ids)
+		}
+	})
+
+	if _, ok := newStore(t).(workforce.RosterStore); ok {
+		t.Run("Roster", func(t *testing.T) {
+			s := newStore(t)
+			rs := s.(workforce.RosterStore)
+			a := task("org1", "a", base, workforce.Assigned)
+			a.Assignees = []string{"alice", "bob"}
+			b := task("org1", "b", base, workforce.Escalated)
+			b.Assignees = []string{"alice"}
+			c := task("org2", "c", base, workforce.Assigned)
+			c.Assignees = []string{"alice"}
+			mustCreate(t, s, a, b, c)
+			loads, err := rs.Loads(ctx, "org1")
+			if err != nil || fmt.Sprint(loads) != "map[alice:2 bob:1]" {
+				t.Fatalf("Loads = %v, %v; want map[alice:2 bob:1]", loads, err)
+			}
+			a.State = workforce.Approved
+			if err := s.Update(ctx, a, a.Version); err != nil {
+				t.Fatal(err)
+			}
+			if loads, _ := rs.Loads(ctx, "org1"); fmt.Sprint(loads) != "map[alice:1]" {
+				t.Fatalf("Loads after a task resolved = %v, want map[alice:1]", loads)
+			}
+			for i := range uint64(3) {
+				if n, err := rs.Turn(ctx, "org1", "k"); err != nil || n != i {
+					t.Fatalf("Turn #%d = %d, %v", i, n, err)
+				}
+			}
+			if n, _ := rs.Turn(ctx, "org2", "k"); n != 0 {
+				t.Fatalf("Turn in another org = %d, want 0", n)
+			}
+			if err := rs.PutAway(ctx, "org1", "alice", base.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := rs.PutAway(ctx, "org1", "bob", base.Add(-time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			away, err := rs.Away(ctx, "org1", base)
+			if err != nil || len(away) != 1 || !away["alice"].Equal(base.Add(time.Hour)) {
+				t.Fatalf("Away = %v, %v; want alice until base+1h", away, err)
+			}
+			if away, _ := rs.Away(ctx, "org2", base); len(away) != 0 {
+				t.Fatalf("Away leaks across orgs: %v", away)
+			}
+			if err := rs.PutAway(ctx, "org1", "alice", time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if away, _ := rs.Away(ctx, "org1", base); len(away) != 0 {
+				t.Fatalf("Away after clearing = %v", away)
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if _, err := rs.Turn(cctx, "org1", "k"); !errors.Is(err, errs.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Turn with a cancelled context = %v", err)
+			}
+			if n, _ := rs.Turn(ctx, "org1", "k"); n != 3 {
+				t.Fatalf("a cancelled Turn advanced the counter: %d", n)
+			}
+		})
+	}
 
 	t.Run("OrgIsolation", func(t *testing.T) {
 		s := newStore(t)

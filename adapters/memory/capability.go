@@ -170,3 +170,45 @@ func (s *GraphStore) edges(ctx context.Context, org, node string, kind capabilit
 	})
 	return res, nil
 }
+
+var _ capability.BulkStore = (*GraphStore)(nil)
+
+// InMany implements capability.BulkStore.
+func (s *GraphStore) InMany(ctx context.Context, org string, to []string, kind capability.EdgeKind) ([]capability.Edge, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	o := s.org(org, false)
+	var res []capability.Edge
+	if o != nil {
+		for _, n := range to {
+			for _, e := range o.in[graphKey{n, kind}] {
+				res = append(res, e)
+			}
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(res, func(a, b capability.Edge) int { return cmp.Or(cmp.Compare(a.To, b.To), cmp.Compare(a.From, b.From)) })
+	return res, nil
+}
+
+// Nodes implements capability.BulkStore.
+func (s *GraphStore) Nodes(ctx context.Context, org string, ids []string) ([]capability.Node, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o := s.org(org, false)
+	if o == nil {
+		return nil, nil
+	}
+	out := make([]capability.Node, 0, len(ids))
+	for _, id := range ids {
+		if n, ok := o.nodes[id]; ok {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

@@ -3,6 +3,7 @@ package memory
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/humanos/human/errs"
@@ -15,11 +16,12 @@ type LedgerStore struct {
 	logs map[string]*ledgerLog
 }
 
-var _ ledger.Store = (*LedgerStore)(nil)
+var _ ledger.IndexStore = (*LedgerStore)(nil)
 
 // ledgerLog is one log's entries, node hashes and latest checkpoint.
 type ledgerLog struct {
 	entries    [][]byte
+	fields     []*ledger.Fields // parallel to entries; nil: not indexed
 	nodes      map[ledger.NodeID][]byte
 	checkpoint []byte
 }
@@ -38,6 +40,11 @@ func ledgerCtx(ctx context.Context) error {
 
 // Append implements ledger.Store.
 func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entries [][]byte, nodes []ledger.Node, checkpoint []byte) error {
+	return s.AppendIndexed(ctx, log, size, entries, make([]*ledger.Fields, len(entries)), nodes, checkpoint)
+}
+
+// AppendIndexed implements ledger.IndexStore.
+func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64, entries [][]byte, fields []*ledger.Fields, nodes []ledger.Node, checkpoint []byte) error {
 	if err := ledgerCtx(ctx); err != nil {
 		return err
 	}
@@ -46,6 +53,9 @@ func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entri
 	}
 	if len(entries) == 0 {
 		return errs.Errorf(errs.ErrInvalidArgument, "memory ledger %q: append of no entries", log)
+	}
+	if len(fields) != len(entries) {
+		return errs.Errorf(errs.ErrInvalidArgument, "memory ledger %q: %d index fields for %d entries", log, len(fields), len(entries))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -74,6 +84,9 @@ func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entri
 			c = []byte{}
 		}
 		l.entries = append(l.entries, c)
+	}
+	for _, f := range fields {
+		l.fields = append(l.fields, ledgerCloneFields(f))
 	}
 	for _, n := range nodes {
 		l.nodes[n.ID] = bytes.Clone(n.Hash)
@@ -139,6 +152,40 @@ func (s *LedgerStore) Nodes(ctx context.Context, log string, ids []ledger.NodeID
 			return nil, errs.Errorf(errs.ErrNotFound, "memory ledger %q: no node (%d, %d)", log, id.Level, id.Index)
 		}
 		out[i] = bytes.Clone(h)
+	}
+	return out, nil
+}
+
+// ledgerCloneFields deep-copies index fields so callers keep theirs.
+func ledgerCloneFields(f *ledger.Fields) *ledger.Fields {
+	if f == nil {
+		return nil
+	}
+	c := *f
+	c.Actors = slices.Clone(f.Actors)
+	c.Subjects = slices.Clone(f.Subjects)
+	return &c
+}
+
+// Find implements ledger.IndexStore: a scan of the log's fields from from.
+func (s *LedgerStore) Find(ctx context.Context, log string, f *ledger.Filter, from uint64, limit int) ([]ledger.Found, error) {
+	if err := ledgerCtx(ctx); err != nil {
+		return nil, err
+	}
+	if f == nil || limit < 1 {
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "memory ledger %q: find needs a filter and a limit >= 1", log)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l := s.logs[log]
+	out := []ledger.Found{}
+	if l == nil {
+		return out, nil
+	}
+	for i := from; i < uint64(len(l.fields)) && len(out) < limit; i++ {
+		if f.Match(l.fields[i]) {
+			out = append(out, ledger.Found{Index: i, Entry: bytes.Clone(l.entries[i])})
+		}
 	}
 	return out, nil
 }

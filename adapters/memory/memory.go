@@ -31,6 +31,7 @@ func NewStores() *adapters.Stores {
 		Ledger:    NewLedgerStore(),
 		Graph:     NewGraphStore(),
 		Policies:  NewPolicyStore(),
+		Budgets:   NewBudgetStore(),
 		Tasks:     NewQueueStore(),
 	}
 }

@@ -18,6 +18,8 @@ import (
 type QueueStore struct {
 	mu    sync.RWMutex
 	tasks map[queueKey]*queueRow
+	away  map[queueKey]time.Time // (org, human) -> until
+	turns map[queueKey]uint64    // (org, key) -> counter
 }
 
 var _ workforce.Store = (*QueueStore)(nil)
@@ -25,16 +27,17 @@ var _ workforce.Store = (*QueueStore)(nil)
 type queueKey struct{ org, id string }
 
 type queueRow struct {
-	state    workforce.State
-	created  time.Time
-	deadline time.Time
-	version  int
-	body     []byte
+	state     workforce.State
+	created   time.Time
+	wake      time.Time
+	version   int
+	assignees []string
+	body      []byte
 }
 
 // NewQueueStore returns an empty task store.
 func NewQueueStore() *QueueStore {
-	return &QueueStore{tasks: map[queueKey]*queueRow{}}
+	return &QueueStore{tasks: map[queueKey]*queueRow{}, away: map[queueKey]time.Time{}, turns: map[queueKey]uint64{}}
 }
 
 func queueCtxErr(ctx context.Context) error {
@@ -49,7 +52,8 @@ func queueEncode(t *workforce.Task) (*queueRow, error) {
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "task %s: %v", t.ID, err)
 	}
-	return &queueRow{state: t.State, created: t.CreatedAt, deadline: t.Deadline, version: t.Version, body: b}, nil
+	return &queueRow{state: t.State, created: t.CreatedAt, wake: t.Wake, version: t.Version,
+		assignees: slices.Clone(t.Assignees), body: b}, nil
 }
 
 func (r *queueRow) task() (*workforce.Task, error) {
@@ -129,10 +133,71 @@ func (s *QueueStore) List(ctx context.Context, org string, state workforce.State
 
 // Due implements workforce.Store.
 func (s *QueueStore) Due(ctx context.Context, before time.Time, limit int) ([]*workforce.Task, error) {
-	return s.query(ctx, limit, func(_ queueKey, r *queueRow) bool { return r.state == workforce.Pending && r.deadline.Before(before) },
+	return s.query(ctx, limit, func(_ queueKey, r *queueRow) bool { return !r.wake.IsZero() && r.wake.Before(before) },
 		func(a, b queueSorted) int {
-			return cmp.Or(a.row.deadline.Compare(b.row.deadline), cmp.Compare(a.key.org, b.key.org), cmp.Compare(a.key.id, b.key.id))
+			return cmp.Or(a.row.wake.Compare(b.row.wake), cmp.Compare(a.key.org, b.key.org), cmp.Compare(a.key.id, b.key.id))
 		})
+}
+
+// Loads implements workforce.Store.
+func (s *QueueStore) Loads(ctx context.Context, org string) (map[string]int, error) {
+	if err := queueCtxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string]int{}
+	for k, r := range s.tasks {
+		if k.org == org && r.state.Open() {
+			for _, h := range r.assignees {
+				out[h]++
+			}
+		}
+	}
+	return out, nil
+}
+
+// Turn implements workforce.Store.
+func (s *QueueStore) Turn(ctx context.Context, org, key string) (uint64, error) {
+	if err := queueCtxErr(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.turns[queueKey{org, key}]
+	s.turns[queueKey{org, key}] = n + 1
+	return n, nil
+}
+
+// PutAway implements workforce.Store.
+func (s *QueueStore) PutAway(ctx context.Context, org, human string, until time.Time) error {
+	if err := queueCtxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if until.IsZero() {
+		delete(s.away, queueKey{org, human})
+	} else {
+		s.away[queueKey{org, human}] = until
+	}
+	return nil
+}
+
+// Away implements workforce.Store.
+func (s *QueueStore) Away(ctx context.Context, org string, at time.Time) (map[string]time.Time, error) {
+	if err := queueCtxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string]time.Time{}
+	for k, until := range s.away {
+		if k.org == org && until.After(at) {
+			out[k.id] = until
+		}
+	}
+	return out, nil
 }
 
 type queueSorted struct {
@@ -166,3 +231,5 @@ func (s *QueueStore) query(ctx context.Context, limit int, match func(queueKey, 
 	}
 	return out, nil
 }
+
+var _ workforce.RosterStore = (*QueueStore)(nil)

@@ -6,8 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/ledger"
@@ -31,6 +33,24 @@ func init() {
 			hash BLOB NOT NULL,
 			PRIMARY KEY (log, level, idx)) WITHOUT ROWID`,
 	}})
+	// The query index (ledger.IndexStore): one row per indexed entry, and
+	// one term row per kind, action, actor and subject value, so a query
+	// walks the rarest term's rows in index order.
+	migrations = append(migrations, migration{store: "ledger", version: 2, stmts: []string{
+		`CREATE TABLE ledger_index (
+			log TEXT NOT NULL,
+			idx INTEGER NOT NULL,
+			time INTEGER,
+			kind TEXT NOT NULL,
+			org TEXT NOT NULL,
+			action TEXT NOT NULL,
+			PRIMARY KEY (log, idx)) WITHOUT ROWID`,
+		`CREATE TABLE ledger_terms (
+			log TEXT NOT NULL,
+			term TEXT NOT NULL,
+			idx INTEGER NOT NULL,
+			PRIMARY KEY (log, term, idx)) WITHOUT ROWID`,
+	}})
 }
 
 // LedgerStore is the SQLite ledger.Store. Each Append is one BEGIN
@@ -40,7 +60,7 @@ type LedgerStore struct {
 	db *DB
 }
 
-var _ ledger.Store = (*LedgerStore)(nil)
+var _ ledger.IndexStore = (*LedgerStore)(nil)
 
 // NewLedgerStore returns the ledger store of db.
 func NewLedgerStore(db *DB) *LedgerStore { return &LedgerStore{db: db} }
@@ -95,6 +115,11 @@ func ledgerInsert(table string, cols, rows int) string {
 
 // Append implements ledger.Store.
 func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entries [][]byte, nodes []ledger.Node, checkpoint []byte) error {
+	return s.AppendIndexed(ctx, log, size, entries, make([]*ledger.Fields, len(entries)), nodes, checkpoint)
+}
+
+// AppendIndexed implements ledger.IndexStore.
+func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64, entries [][]byte, fields []*ledger.Fields, nodes []ledger.Node, checkpoint []byte) error {
 	if err := ctx.Err(); err != nil {
 		return errs.Errorf(errs.ErrUnavailable, "sqlite ledger: %w", err)
 	}
@@ -103,6 +128,9 @@ func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entri
 	}
 	if len(entries) == 0 {
 		return errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: append of no entries", log)
+	}
+	if len(fields) != len(entries) {
+		return errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: %d index fields for %d entries", log, len(fields), len(entries))
 	}
 	start, err := ledgerIndex("size", size)
 	if err != nil {
@@ -147,6 +175,9 @@ func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entri
 			if _, err := tx.ExecContext(ctx, ledgerInsert("ledger_nodes (log, level, idx, hash)", 4, len(part)), args...); err != nil {
 				return err
 			}
+		}
+		if err := ledgerWriteIndex(ctx, tx, log, start, fields); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO ledger_heads (log, size, checkpoint) VALUES (?, ?, ?)
 			ON CONFLICT (log) DO UPDATE SET size = excluded.size, checkpoint = excluded.checkpoint`,
@@ -273,6 +304,195 @@ func (s *LedgerStore) Nodes(ctx context.Context, log string, ids []ledger.NodeID
 			return nil, errs.Errorf(errs.ErrNotFound, "sqlite ledger %q: no node (%d, %d)", log, id.Level, id.Index)
 		}
 		out[i] = bytes.Clone(h)
+	}
+	return out, nil
+}
+
+// ledgerTerm prefixes of ledger_terms.term ('=' never occurs in a prefix,
+// so values cannot collide across fields).
+const (
+	ledgerTermKind    = "kind="
+	ledgerTermAction  = "action="
+	ledgerTermActor   = "actor="
+	ledgerTermSubject = "subject="
+)
+
+// ledgerTime is a time as stored in ledger_index.time: Unix nanoseconds
+// (clamped to int64), NULL for the zero time.
+func ledgerTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return int64(math.MinInt64)
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return int64(math.MaxInt64)
+	}
+	return t.UnixNano()
+}
+
+// ledgerWriteIndex writes the index and term rows of the entries from
+// index start on, with multi-row INSERTs.
+func ledgerWriteIndex(ctx context.Context, tx *sql.Tx, log string, start int64, fields []*ledger.Fields) error {
+	var rows, terms []any
+	nrows, nterms := 0, 0
+	flushTerms := func() error {
+		if nterms == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, ledgerInsert("ledger_terms (log, term, idx)", 3, nterms), terms...)
+		terms, nterms = terms[:0], 0
+		return err
+	}
+	flushRows := func() error {
+		if nrows == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, ledgerInsert("ledger_index (log, idx, time, kind, org, action)", 6, nrows), rows...)
+		rows, nrows = rows[:0], 0
+		return err
+	}
+	addTerm := func(idx int64, term string) error {
+		terms = append(terms, log, term, idx)
+		nterms++
+		if nterms == ledgerRows {
+			return flushTerms()
+		}
+		return nil
+	}
+	for i, f := range fields {
+		if f == nil {
+			continue
+		}
+		idx := start + int64(i)
+		rows = append(rows, log, idx, ledgerTime(f.Time), f.Kind, f.Org, f.Action)
+		nrows++
+		if nrows == ledgerRows {
+			if err := flushRows(); err != nil {
+				return err
+			}
+		}
+		if err := addTerm(idx, ledgerTermKind+f.Kind); err != nil {
+			return err
+		}
+		if f.Action != "" {
+			if err := addTerm(idx, ledgerTermAction+f.Action); err != nil {
+				return err
+			}
+		}
+		// Fields come deduplicated from the ledger; dedupe again so a
+		// caller's repeat cannot break the primary key.
+		for _, a := range ledgerDistinct(f.Actors) {
+			if err := addTerm(idx, ledgerTermActor+a); err != nil {
+				return err
+			}
+		}
+		for _, sub := range ledgerDistinct(f.Subjects) {
+			if err := addTerm(idx, ledgerTermSubject+sub); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flushRows(); err != nil {
+		return err
+	}
+	return flushTerms()
+}
+
+// ledgerDistinct returns the non-empty values of s, each once, in order.
+func ledgerDistinct(s []string) []string {
+	out := s[:0:0]
+	for i, v := range s {
+		if v != "" && !slices.Contains(s[:i], v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Find implements ledger.IndexStore. With a kind, action, actor or
+// subject in the filter it walks that term's rows (the most selective
+// first) in index order and checks the others; otherwise it walks the
+// index rows.
+func (s *LedgerStore) Find(ctx context.Context, log string, f *ledger.Filter, from uint64, limit int) ([]ledger.Found, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, errs.Errorf(errs.ErrUnavailable, "sqlite ledger: %w", err)
+	}
+	if f == nil || limit < 1 {
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: find needs a filter and a limit >= 1", log)
+	}
+	out := []ledger.Found{}
+	if from > math.MaxInt64 {
+		return out, nil
+	}
+	var terms []string
+	if f.Subject != "" {
+		terms = append(terms, ledgerTermSubject+f.Subject)
+	}
+	if f.Actor != "" {
+		terms = append(terms, ledgerTermActor+f.Actor)
+	}
+	if f.Action != "" {
+		terms = append(terms, ledgerTermAction+f.Action)
+	}
+	if f.Kind != "" {
+		terms = append(terms, ledgerTermKind+f.Kind)
+	}
+	var q strings.Builder
+	var args []any
+	if len(terms) > 0 {
+		q.WriteString(`SELECT t0.idx, e.entry FROM ledger_terms t0
+			JOIN ledger_index i ON i.log = t0.log AND i.idx = t0.idx
+			JOIN ledger_entries e ON e.log = t0.log AND e.idx = t0.idx
+			WHERE t0.log = ? AND t0.term = ? AND t0.idx >= ?`)
+		args = append(args, log, terms[0], int64(from))
+		for _, t := range terms[1:] {
+			q.WriteString(` AND EXISTS (SELECT 1 FROM ledger_terms t WHERE t.log = t0.log AND t.term = ? AND t.idx = t0.idx)`)
+			args = append(args, t)
+		}
+	} else {
+		q.WriteString(`SELECT i.idx, e.entry FROM ledger_index i
+			JOIN ledger_entries e ON e.log = i.log AND e.idx = i.idx
+			WHERE i.log = ? AND i.idx >= ?`)
+		args = append(args, log, int64(from))
+	}
+	if f.Org != "" {
+		q.WriteString(` AND i.org = ?`)
+		args = append(args, f.Org)
+	}
+	if !f.Since.IsZero() {
+		q.WriteString(` AND i.time >= ?`)
+		args = append(args, ledgerTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q.WriteString(` AND i.time < ?`)
+		args = append(args, ledgerTime(f.Until))
+	}
+	if len(terms) > 0 {
+		q.WriteString(` ORDER BY t0.idx LIMIT ?`)
+	} else {
+		q.WriteString(` ORDER BY i.idx LIMIT ?`)
+	}
+	args = append(args, limit)
+	rows, err := s.db.db.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, mapErr(ctx, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int64
+		var e []byte
+		if err := rows.Scan(&idx, &e); err != nil {
+			return nil, mapErr(ctx, err)
+		}
+		if e == nil {
+			e = []byte{}
+		}
+		out = append(out, ledger.Found{Index: uint64(idx), Entry: e})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(ctx, err)
 	}
 	return out, nil
 }

@@ -40,6 +40,7 @@ func (d *DB) Stores() *adapters.Stores {
 		Ledger:    NewLedgerStore(d),
 		Graph:     NewGraphStore(d),
 		Policies:  NewPolicyStore(d),
+		Budgets:   NewBudgetStore(d),
 		Tasks:     NewQueueStore(d),
 		Close:     d.Close,
 	}

@@ -141,6 +141,16 @@ func BenchmarkAppend(b *testing.B) {
 			b.Cleanup(func() { db.Close() })
 			return sqlite.NewLedgerStore(db)
 		}},
+		// The same store without its query index (ledger.IndexStore hidden):
+		// what indexing costs per attestation.
+		{"sqlite-noindex", func(b *testing.B) ledger.Store {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "human.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			return struct{ ledger.Store }{sqlite.NewLedgerStore(db)}
+		}},
 	}
 	for _, w := range windows {
 		for _, s := range stores {

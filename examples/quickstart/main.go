@@ -3,8 +3,8 @@
 //
 //  1. a human creates a passport with a key generated on their device;
 //  2. they delegate a narrow scope to an AI agent;
-//  3. the org loads a policy: small payments are fine, large ones need a
-//     finance approver;
+//  3. Alice, the org's policy admin, signs the policy: small payments are
+//     fine, large ones need a finance approver;
 //  4. the agent pays a small invoice (allowed), then asks for a large one
 //     (pending approval);
 //  5. a finance approver signs the approval with their own key; the call
@@ -25,6 +25,7 @@ import (
 	"github.com/humanos/human"
 	"github.com/humanos/human/ledger"
 	"github.com/humanos/human/passport"
+	"github.com/humanos/human/policy"
 	"github.com/humanos/human/workforce"
 )
 
@@ -137,12 +138,28 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	say("2. Alice delegated payments.send on invoice:* (up to 5000) to agent %s", agent.DID)
 
-	// 3. The org's policy.
-	pol, err := client.PublishPolicy(ctx, "payments.yaml", []byte(policyYAML))
+	// 3. The org's policy. Alice is the org's policy admin: she signs the
+	// change on her device; the library checks her signature and her
+	// policy.admin capability, and attests the change with her DID.
+	if err := client.Grant(ctx, alice.DID, policy.AdminCapability); err != nil {
+		return err
+	}
+	base, err := client.LatestPolicyVersion(ctx)
 	if err != nil {
 		return err
 	}
-	say("3. Policy %q version %d is active (%d rules)", pol.Document.Name, pol.Version, len(pol.Document.Rules))
+	change, err := policy.SignChange(aliceKey, policy.Change{
+		Org: client.Org(), Admin: alice.DID, Filename: "payments.yaml", Document: []byte(policyYAML),
+		Base: base, Created: time.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	pol, err := client.PublishPolicy(ctx, change)
+	if err != nil {
+		return err
+	}
+	say("3. Alice (policy admin) signed policy %q version %d, now active (%d rules)", pol.Document.Name, pol.Version, len(pol.Document.Rules))
 
 	// 4a. A small payment: allowed.
 	var receipts []*ledger.Receipt

@@ -16,6 +16,8 @@ func configFlags(fs *flag.FlagSet) *human.Config {
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "embedded data directory (env HUMAN_DATA_DIR; default ./human-data)")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "store URL (env HUMAN_STORE; default sqlite in the data dir)")
 	fs.StringVar(&cfg.Ledger, "ledger", cfg.Ledger, "separate ledger store URL (env HUMAN_LEDGER)")
+	fs.StringVar(&cfg.Graph, "graph", cfg.Graph, "separate capability graph store URL (env HUMAN_GRAPH)")
+	fs.StringVar(&cfg.Policies, "policies", cfg.Policies, "separate policy store URL (env HUMAN_POLICIES)")
 	fs.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "remote HUMAN server (env HUMAN_BASE_URL)")
 	fs.StringVar(&cfg.OrgKeyFile, "org-key-file", cfg.OrgKeyFile, "org signer key file (env HUMAN_ORG_KEY_FILE)")
 	return &cfg

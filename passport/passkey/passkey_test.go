@@ -1,6 +1,10 @@
 package passkey_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"testing"
 	"time"
@@ -31,7 +35,28 @@ type device struct {
 }
 
 func newDevice(opts virtualwebauthn.AuthenticatorOptions) *device {
-	return &device{auth: virtualwebauthn.NewAuthenticatorWithOptions(opts), cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)}
+	return &device{auth: virtualwebauthn.NewAuthenticatorWithOptions(opts), cred: fullWidthCredential()}
+}
+
+// fullWidthCredential makes a P-256 credential whose X and Y coordinates
+// both have a non-zero first byte. virtualwebauthn v1.0.3 encodes the
+// coordinates with big.Int.Bytes, dropping leading zero bytes, so about one
+// key in 128 would produce a COSE key that go-webauthn (rightly) rejects.
+func fullWidthCredential() virtualwebauthn.Credential {
+	for {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		if len(k.X.Bytes()) != 32 || len(k.Y.Bytes()) != 32 {
+			continue
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			panic(err)
+		}
+		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
+	}
 }
 
 func (d *device) register(t testing.TB, rp *passkey.RelyingParty) (*passkey.Credential, error) {

@@ -1,0 +1,320 @@
+// Package server is the HUMAN reference server: the REST API over package
+// human that the hosted, hybrid and self-hosted profiles run, and that
+// adapters/remote talks to.
+//
+// One Server serves many orgs. Each enrolled org gets its own embedded
+// human.Client (its own ledger log, signing key and namespace) over the
+// configured stores. Every /v1 route except the OpenAPI document requires
+// a request signed with HTTP Message Signatures (RFC 9421, see
+// internal/wire): by the org's admin key for management routes, or by the
+// key of a passport registered in the org. The org always comes from the
+// authenticated key id, never from the request.
+//
+// Operations: /health (liveness), /ready (stores reachable), /metrics
+// (Prometheus), structured JSON logs with request ids and no secrets,
+// per-principal rate and concurrency limits, and Close, which flushes every
+// org's ledger.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/humanos/human"
+	"github.com/humanos/human/errs"
+	"github.com/humanos/human/passport"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Server. The zero value serves the embedded SQLite
+// default under ./human-data with closed enrollment.
+type Config struct {
+	// Library is the template of every org's client configuration: stores,
+	// data directory, ledger URL, expiry interval, clock. Its Org, BaseURL,
+	// OrgSigner and OrgKeyFile are ignored: each org's ledger key lives in
+	// DataDir/keys/ORG.pem.
+	Library human.Config
+	// Admins are org admin credentials configured by the operator, in
+	// addition to those enrolled at run time.
+	Admins map[string][]passport.PublicKey
+	// OpenEnrollment lets anyone create a new org with POST /v1/orgs,
+	// signed by the key that becomes the org's admin credential.
+	OpenEnrollment bool
+	// Rate is each principal's sustained request rate per second and Burst
+	// its burst. Rate 0 means unlimited. Default burst: 2×Rate.
+	Rate  float64
+	Burst int
+	// Concurrency caps each principal's requests in flight. 0 means 64;
+	// negative means unlimited.
+	Concurrency int
+	// SignatureWindow is how far a signature's created time may be from
+	// the server's clock. Default 5 minutes.
+	SignatureWindow time.Duration
+	// MaxWait caps a long poll on a task outcome. Default 30 seconds.
+	MaxWait time.Duration
+	// Logger receives the JSON request log. Default: discard.
+	Logger *slog.Logger
+	// Registry receives the server's metrics. Default: a new registry.
+	Registry *prometheus.Registry
+}
+
+// Server is the HUMAN REST server. It is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	orgFile string
+
+	mu      sync.Mutex
+	admins  map[string][]passport.PublicKey // org -> admin keys (operator + enrolled)
+	enroled map[string][]passport.PublicKey // the enrolled part, persisted in orgFile
+	clients map[string]*orgClient
+
+	nonces   *nonceCache
+	limits   *limiter
+	metrics  *metrics
+	draining chan struct{}
+	drainOne sync.Once
+	routes   []*route
+}
+
+type orgClient struct {
+	once sync.Once
+	c    *human.Client
+	err  error
+}
+
+// New returns a server. It opens the clients of every known org, so a
+// store that cannot be reached fails start-up rather than the first call.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Library.DataDir == "" {
+		cfg.Library.DataDir = "human-data"
+	}
+	if cfg.Library.Now == nil {
+		cfg.Library.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Library.Logger == nil {
+		cfg.Library.Logger = cfg.Logger
+	}
+	if cfg.SignatureWindow <= 0 {
+		cfg.SignatureWindow = 5 * time.Minute
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 30 * time.Second
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.Rate > 0 && cfg.Burst <= 0 {
+		cfg.Burst = int(2*cfg.Rate) + 1
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger, now: cfg.Library.Now,
+		orgFile: filepath.Join(cfg.Library.DataDir, "server", "orgs.json"),
+		admins:  map[string][]passport.PublicKey{}, enroled: map[string][]passport.PublicKey{},
+		clients: map[string]*orgClient{}, draining: make(chan struct{}),
+		nonces: newNonceCache(1 << 20), limits: newLimiter(cfg.Rate, cfg.Burst, cfg.Concurrency),
+	}
+	for org, keys := range cfg.Admins {
+		if err := human.ValidateOrg(org); err != nil {
+			return nil, err
+		}
+		s.admins[org] = append(s.admins[org], keys...)
+	}
+	if err := s.loadOrgs(); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(cfg.Registry)
+	s.routes = s.routeTable()
+	for _, org := range slices.Sorted(maps.Keys(s.admins)) {
+		if _, err := s.client(ctx, org); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("org %s: %w", org, err)
+		}
+	}
+	return s, nil
+}
+
+// orgsFile is the persisted form of enrolled orgs.
+type orgsFile struct {
+	Orgs map[string][]string `json:"orgs"`
+}
+
+func (s *Server) loadOrgs() error {
+	data, err := os.ReadFile(s.orgFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return errs.Errorf(errs.ErrUnavailable, "orgs file: %w", err)
+	}
+	var f orgsFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return errs.Errorf(errs.ErrInvalidArgument, "orgs file %s: %v", s.orgFile, err)
+	}
+	for org, keys := range f.Orgs {
+		if err := human.ValidateOrg(org); err != nil {
+			return fmt.Errorf("orgs file %s: %w", s.orgFile, err)
+		}
+		for _, ks := range keys {
+			k, err := passport.ParsePublicKey(ks)
+			if err != nil {
+				return fmt.Errorf("orgs file %s: %w", s.orgFile, err)
+			}
+			s.enroled[org] = append(s.enroled[org], k)
+			s.admins[org] = append(s.admins[org], k)
+		}
+	}
+	return nil
+}
+
+// saveOrgs writes the enrolled orgs atomically. Called with s.mu held.
+func (s *Server) saveOrgs() error {
+	f := orgsFile{Orgs: map[string][]string{}}
+	for org, keys := range s.enroled {
+		for _, k := range keys {
+			f.Orgs[org] = append(f.Orgs[org], k.String())
+		}
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.orgFile), 0o700); err != nil {
+		return errs.Errorf(errs.ErrUnavailable, "orgs file: %w", err)
+	}
+	tmp := s.orgFile + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return errs.Errorf(errs.ErrUnavailable, "orgs file: %w", err)
+	}
+	if err := os.Rename(tmp, s.orgFile); err != nil {
+		return errs.Errorf(errs.ErrUnavailable, "orgs file: %w", err)
+	}
+	return nil
+}
+
+// enroll creates org with key as its admin credential.
+func (s *Server) enroll(ctx context.Context, org string, key passport.PublicKey) error {
+	if err := human.ValidateOrg(org); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if _, ok := s.admins[org]; ok {
+		s.mu.Unlock()
+		return errs.Errorf(errs.ErrConflict, "org %q already exists", org)
+	}
+	s.admins[org] = []passport.PublicKey{key}
+	s.enroled[org] = []passport.PublicKey{key}
+	if err := s.saveOrgs(); err != nil {
+		delete(s.admins, org)
+		delete(s.enroled, org)
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Unlock()
+	_, err := s.client(ctx, org)
+	return err
+}
+
+// isAdmin reports whether key is an admin credential of org.
+func (s *Server) isAdmin(org string, key passport.PublicKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.ContainsFunc(s.admins[org], key.Equal)
+}
+
+func (s *Server) known(org string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.admins[org]
+	return ok
+}
+
+// client returns the org's client, opening it on first use. An org that
+// is not enrolled is errs.ErrNotFound.
+func (s *Server) client(ctx context.Context, org string) (*human.Client, error) {
+	s.mu.Lock()
+	if _, ok := s.admins[org]; !ok {
+		s.mu.Unlock()
+		return nil, errs.Errorf(errs.ErrNotFound, "org %q is not enrolled on this server", org)
+	}
+	oc := s.clients[org]
+	if oc == nil {
+		oc = &orgClient{}
+		s.clients[org] = oc
+	}
+	s.mu.Unlock()
+	oc.once.Do(func() {
+		cfg := s.cfg.Library
+		cfg.Org, cfg.BaseURL, cfg.OrgSigner, cfg.OrgKeyFile = org, "", nil, ""
+		oc.c, oc.err = human.Open(ctx, cfg)
+	})
+	if oc.err != nil {
+		// Let a later request retry a transient failure.
+		s.mu.Lock()
+		if s.clients[org] == oc {
+			delete(s.clients, org)
+		}
+		s.mu.Unlock()
+	}
+	return oc.c, oc.err
+}
+
+// Ready reports whether every open org's stores answer: each org's ledger
+// must produce its checkpoint.
+func (s *Server) Ready(ctx context.Context) map[string]error {
+	s.mu.Lock()
+	open := map[string]*human.Client{}
+	for org, oc := range s.clients {
+		if oc.c != nil {
+			open[org] = oc.c
+		}
+	}
+	s.mu.Unlock()
+	out := map[string]error{}
+	for org, c := range open {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, _, err := c.Ledger().Checkpoint(cctx)
+		cancel()
+		out[org] = err
+	}
+	return out
+}
+
+// Drain makes long polls return at once (as still pending), for a
+// graceful shutdown. Call it before http.Server.Shutdown.
+func (s *Server) Drain() { s.drainOne.Do(func() { close(s.draining) }) }
+
+// Close drains, then closes every org's client, flushing queued ledger
+// attestations. Call it after the HTTP server has stopped.
+func (s *Server) Close() error {
+	s.Drain()
+	s.mu.Lock()
+	clients := s.clients
+	s.clients = map[string]*orgClient{}
+	s.mu.Unlock()
+	var all []error
+	for org, oc := range clients {
+		if oc.c != nil {
+			if err := oc.c.Close(); err != nil {
+				all = append(all, fmt.Errorf("org %s: %w", org, err))
+			}
+		}
+	}
+	return errors.Join(all...)
+}
