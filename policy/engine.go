@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -433,8 +434,13 @@ func (e *Engine) Evaluate(ctx context.Context, p *Policy, in Input) (Decision, e
 		return Decision{}, errs.Errorf(errs.ErrInvalidArgument, "policy: evaluate: nil policy")
 	}
 	d := Decision{PolicyVersion: p.Version, PolicyDigest: p.Digest, Matched: make([]Match, 0, 4)}
+	var vars *evalVars
+	defer func() {
+		if vars != nil {
+			vars.release()
+		}
+	}()
 	var (
-		vars         *evalVars
 		deny, appr   *compiledRule
 		allow        *compiledRule
 		limited      []*compiledRule
@@ -624,15 +630,19 @@ func stricter(a, b *Approval) bool {
 // variables (built lazily, once) and the late-bound holds() bound to the
 // evaluation's context. It is used by one goroutine.
 type evalVars struct {
-	ctx     context.Context
-	engine  *Engine
-	in      *Input
-	request ref.Val
-	agent   ref.Val
-	now     ref.Val
-	holdsFn functions.LateBoundOp
-	capErr  error
-	asked   []heldAnswer // holds() answers memoised for this evaluation
+	ctx    context.Context
+	engine *Engine
+	in     Input
+	// request and agent are plain Go maps: cel-go qualifies map[string]any
+	// directly, which is several times cheaper than wrapping them in CEL
+	// map values first.
+	request, agent map[string]any
+	scope          map[string]any
+	reqOK, agentOK bool
+	now            ref.Val
+	holdsFn        functions.LateBoundOp
+	capErr         error
+	asked          []heldAnswer // holds() answers memoised for this evaluation
 }
 
 type heldAnswer struct {
@@ -640,10 +650,30 @@ type heldAnswer struct {
 	held                bool
 }
 
-func newEvalVars(ctx context.Context, e *Engine, in *Input) *evalVars {
-	v := &evalVars{ctx: ctx, engine: e, in: in}
+// evalVarsPool recycles activations: an evaluation allocates nothing for
+// its variables once the pool is warm.
+var evalVarsPool = sync.Pool{New: func() any {
+	v := &evalVars{request: make(map[string]any, 3), agent: make(map[string]any, 2), scope: make(map[string]any, 3)}
 	v.holdsFn = v.holds
 	return v
+}}
+
+func newEvalVars(ctx context.Context, e *Engine, in *Input) *evalVars {
+	v := evalVarsPool.Get().(*evalVars)
+	v.ctx, v.engine, v.in = ctx, e, *in
+	return v
+}
+
+// release returns v to the pool, dropping every reference it holds.
+func (v *evalVars) release() {
+	clear(v.request)
+	clear(v.agent)
+	clear(v.scope)
+	v.reqOK, v.agentOK = false, false
+	v.ctx, v.engine, v.in, v.now, v.capErr = nil, nil, Input{}, nil, nil
+	clear(v.asked)
+	v.asked = v.asked[:0]
+	evalVarsPool.Put(v)
 }
 
 func (v *evalVars) eval(ctx context.Context, prg cel.Program) (ref.Val, error) {
@@ -663,29 +693,25 @@ func (v *evalVars) eval(ctx context.Context, prg cel.Program) (ref.Val, error) {
 func (v *evalVars) ResolveName(name string) (any, bool) {
 	switch name {
 	case "request":
-		if v.request == nil {
+		if !v.reqOK {
 			attrs := v.in.Attributes
 			if attrs == nil {
 				attrs = map[string]any{}
 			}
-			v.request = types.DefaultTypeAdapter.NativeToValue(map[string]any{
-				"action": v.in.Action, "resource": v.in.Resource, "attributes": attrs,
-			})
+			v.request["action"], v.request["resource"], v.request["attributes"] = v.in.Action, v.in.Resource, attrs
+			v.reqOK = true
 		}
 		return v.request, true
 	case "agent":
-		if v.agent == nil {
+		if !v.agentOK {
 			s := v.in.AgentScope
 			limits := s.Limits
 			if limits == nil {
 				limits = map[string]float64{}
 			}
-			v.agent = types.DefaultTypeAdapter.NativeToValue(map[string]any{
-				"did": v.in.Agent,
-				"scope": map[string]any{
-					"actions": nonNil(s.Actions), "resources": nonNil(s.Resources), "limits": limits,
-				},
-			})
+			v.scope["actions"], v.scope["resources"], v.scope["limits"] = nonNil(s.Actions), nonNil(s.Resources), limits
+			v.agent["did"], v.agent["scope"] = v.in.Agent, v.scope
+			v.agentOK = true
 		}
 		return v.agent, true
 	case "requester":
