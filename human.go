@@ -221,7 +221,7 @@ func (c *Client) open(ctx context.Context) error {
 	}
 	c.closers = append(c.closers, c.ledger.Close)
 	c.graph = capability.NewGraph(st.Graph, c.now)
-	c.passports = passport.NewRegistry(st.Passports, anchor{c.ledger}, c.now)
+	c.passports = passport.NewRegistry(st.Passports, passportAnchor(c.ledger, ledgerStore), c.now)
 	if c.engine, err = policy.NewEngine(c.graph.Checker()); err != nil {
 		return err
 	}

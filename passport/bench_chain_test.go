@@ -27,6 +27,20 @@ func BenchmarkChain3(b *testing.B) {
 			}
 		}
 	})
+	// The yardstick: one Ed25519 verification. A cold 3-link chain costs
+	// 7 of them (4 passport inceptions, 3 certificates) plus bookkeeping.
+	b.Run("baseline-ed25519-verify", func(b *testing.B) {
+		k := mustKey(b)
+		msg := passport.PAE(passport.DelegationPayloadType, []byte(`{"issuer":"did:human:x"}`))
+		sig, _ := k.Sign(msg)
+		pub := k.PublicKey()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := pub.Verify(msg, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("cached", func(b *testing.B) {
 		if _, err := w.reg.VerifyChain(w.ctx, org, a3.p.DID, d3.ID); err != nil {
 			b.Fatal(err)
