@@ -82,8 +82,9 @@ var profiles = map[string]func(t testing.TB) human.Config{
 		dir := t.TempDir()
 		return human.Config{Store: "sqlite://" + filepath.ToSlash(filepath.Join(dir, "human.db")), DataDir: dir, ExpiryInterval: 50 * time.Millisecond}
 	},
-	"postgres": postgresProfile, // postgres_profile_test.go
-	"neo4j+s3": neo4jS3Profile, // storeadapters_profile_test.go: graph on Neo4j, policies and ledger on S3
+	"postgres":         postgresProfile,        // postgres_profile_test.go
+	"neo4j+s3":         neo4jS3Profile,         // storeadapters_profile_test.go: graph on Neo4j, policies and ledger on S3
+	"snowflake-ledger": snowflakeLedgerProfile, // storeadapters_profile_test.go: ledger on Snowflake (fakesnow)
 }
 
 func newHuman(t testing.TB, ctx context.Context, c *human.Client, name string) (*passport.Passport, *passport.Ed25519Signer) {

@@ -3,6 +3,7 @@ package human_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/humanos/human"
 	_ "github.com/humanos/human/adapters/neo4j"
 	_ "github.com/humanos/human/adapters/s3"
+	_ "github.com/humanos/human/adapters/snowflake"
 	"github.com/humanos/human/internal/testenv"
 )
 
@@ -75,5 +77,26 @@ func neo4jS3Profile(t testing.TB) human.Config {
 	cfg.Graph = neo4jGraphURL(t)
 	b := s3BucketURL(t)
 	cfg.Policies, cfg.Ledger = b, b
+	return cfg
+}
+
+// snowflakeLedgerProfile: the ledger on Snowflake (fakesnow in tests), in
+// fresh tables per call; the other stores in SQLite.
+func snowflakeLedgerProfile(t testing.TB) human.Config {
+	t.Helper()
+	addr := testenv.Require(t, "HUMAN_TEST_SNOWFLAKE_ADDR")
+	os.Setenv("SF_DISABLE_MINICORE", "true")
+	db, err := sql.Open("snowflake", "human:test@"+addr+"/?account=human&protocol=http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS HUMAN", "CREATE SCHEMA IF NOT EXISTS HUMAN.PUBLIC"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := sqliteBase(t)
+	cfg.Ledger = "snowflake://human:test@" + addr + "/HUMAN/PUBLIC?account=human&protocol=http&warehouse=HUMAN_WH&table_prefix=" + randomName("S_")
 	return cfg
 }
