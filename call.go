@@ -163,7 +163,22 @@ func deniers(t *workforce.Task) string {
 // records nothing. A well-formed request that fails verification (unknown
 // agent, forged, expired or revoked delegation, action outside its scope)
 // is a Denied outcome whose Cause says why, and is recorded.
+//
+// With a shadow profile (Config.Shadow) the call is also handed, after it
+// is decided here, to the shadow for comparison (ShadowReport).
 func (c *Client) Call(ctx context.Context, req Request) (*Outcome, error) {
+	if c.shadowRun == nil {
+		return c.call(ctx, req)
+	}
+	now := c.now()
+	out, err := c.call(ctx, req)
+	if err == nil {
+		c.shadowRun.observe(req, out, now)
+	}
+	return out, err
+}
+
+func (c *Client) call(ctx context.Context, req Request) (*Outcome, error) {
 	if c.remote != nil {
 		return c.remote.Call(ctx, req)
 	}

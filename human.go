@@ -88,10 +88,23 @@ type Config struct {
 	// ExpiryInterval is how often overdue approval tasks are resolved as
 	// timed out in the background. Default one second.
 	ExpiryInterval time.Duration
+	// Notifier, when set, is told about every approval task event (opened,
+	// warning, escalated, vote, timed out, cancelled) by the background
+	// sweep, e.g. a webhook or Slack notifier from workforce/notify. Its
+	// failures are retried on later sweeps, bounded; the ledger record of
+	// each event stands regardless. Ignored in the hosted profile (the
+	// server notifies).
+	Notifier workforce.Notifier
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives operational messages. Default: discard.
 	Logger *slog.Logger
+	// Shadow, when set, evaluates every Call again on a second deployment
+	// without enforcing it and counts divergences (ShadowReport); see
+	// ShadowConfig (human_shadow.go). HUMAN_SHADOW_* in the environment.
+	Shadow *ShadowConfig
+
+	shadowOnly bool // this client is a shadow: read-only, no background sweep
 }
 
 // FromEnv reads the configuration from the environment and opens a client:
@@ -113,6 +126,7 @@ func ConfigFromEnv() Config {
 		Policies:   os.Getenv("HUMAN_POLICIES"),
 		BaseURL:    os.Getenv("HUMAN_BASE_URL"),
 		OrgKeyFile: os.Getenv("HUMAN_ORG_KEY_FILE"),
+		Shadow:     ShadowConfigFromEnv(),
 	}
 }
 
@@ -133,6 +147,8 @@ type Client struct {
 	queue     *workforce.Queue
 	rec       *recorder
 	remote    *remoteProfile // set in the remote profile: every method delegates to it
+	bundle    *bundleStores  // the raw stores and org signer, for Export/Import (human_bundle.go)
+	shadowRun *shadowRunner  // the shadow profile, when Config.Shadow is set (human_shadow.go)
 
 	stop     chan struct{}
 	stopped  sync.WaitGroup
@@ -142,6 +158,9 @@ type Client struct {
 
 // Open opens a client with the given configuration.
 func Open(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Shadow != nil {
+		return openShadowed(ctx, cfg) // human_shadow.go
+	}
 	if cfg.BaseURL != "" {
 		return openRemote(ctx, cfg) // human_remote.go
 	}
@@ -175,8 +194,10 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		c.closeAll()
 		return nil, err
 	}
-	c.stopped.Add(1)
-	go c.expireLoop()
+	if !cfg.shadowOnly {
+		c.stopped.Add(1)
+		go c.expireLoop()
+	}
 	return c, nil
 }
 
@@ -228,7 +249,8 @@ func (c *Client) open(ctx context.Context) error {
 	c.policies = policy.NewLibrary(st.Policies, c.engine)
 	c.budgets = policy.NewBudgets(st.Budgets)
 	c.rec = &recorder{log: c.ledger, receipts: map[string]*ledger.Receipt{}}
-	c.queue = workforce.NewQueue(st.Tasks, keys{c.passports}, c.graph, c.rec, c.now)
+	c.queue = workforce.NewQueue(st.Tasks, keys{c.passports}, c.graph, c.rec, c.now, workforce.WithNotifier(c.cfg.Notifier))
+	c.bundle = &bundleStores{stores: *st, signer: signer}
 	return nil
 }
 

@@ -17,8 +17,11 @@ import (
 // ledger.Log.Query for the errors. A nil q is the first page of
 // everything.
 func (c *Client) Attestations(ctx context.Context, q *ledger.Query) (*ledger.Page, error) {
+	if c.remote != nil {
+		return c.remote.Attestations(ctx, q) // human_remote_more.go
+	}
 	if c.ledger == nil {
-		return nil, errs.Errorf(errs.ErrFailedPrecondition, "attestations: this client has no local ledger (remote profile); query the server's ledger")
+		return nil, errs.Errorf(errs.ErrFailedPrecondition, "attestations: this client has no local ledger")
 	}
 	return c.ledger.Query(ctx, q)
 }

@@ -39,11 +39,14 @@ func (c *clock) advance(d time.Duration) {
 func TestScenarioPassportRecovery(t *testing.T) {
 	for name, profile := range profiles {
 		t.Run(name, func(t *testing.T) {
-			if name == "remote" {
-				// Exception, with its reason: the server has no route for
-				// passport events yet (POST /v1/passport/events), so
-				// UpdatePassport is ErrFailedPrecondition there.
-				t.Skip("hosted profile: no passport-event route on the server yet")
+			if name == "remote" || name == "hybrid" {
+				// Exception, with its reason: the scenario drives the
+				// recovery delay with a fake clock, and a server's clock
+				// cannot be driven from here (request signatures must also
+				// be within ±5 minutes of it). The server-side recovery
+				// route is covered by server tests and this scenario by
+				// the embedded profiles.
+				t.Skip("server profiles: the recovery delay needs the test's fake clock")
 			}
 			clk := &clock{}
 			cfg := profile(t)

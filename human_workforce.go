@@ -17,7 +17,7 @@ import (
 // routed new approvals or escalations.
 func (c *Client) SetAvailability(ctx context.Context, change *passport.Envelope) (workforce.Availability, error) {
 	if c.remote != nil {
-		return workforce.Availability{}, remoteUnsupported("set availability")
+		return c.remote.SetAvailability(ctx, change)
 	}
 	return c.queue.SetAvailability(ctx, c.org, change)
 }
@@ -26,7 +26,7 @@ func (c *Client) SetAvailability(ctx context.Context, change *passport.Envelope)
 // the action); it resolves Cancelled, which never lets the action proceed.
 func (c *Client) CancelTask(ctx context.Context, taskID, reason string) (*workforce.Task, error) {
 	if c.remote != nil {
-		return nil, remoteUnsupported("cancel task")
+		return c.remote.rc.CancelTask(ctx, taskID, reason)
 	}
 	return c.queue.Cancel(ctx, c.org, taskID, reason)
 }

@@ -19,9 +19,6 @@ func TestAttestationsQuery(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now().Add(-time.Second)
 			w := setup(t, profile(t))
-			if w.c.Ledger() == nil {
-				t.Skip("remote profile: the server exposes no attestation query yet (GET /v1/attestations is the remote adapter's to add)")
-			}
 			out := w.call(t, "payments.send", "invoice:42", 1200) // pending
 			if _, err := w.vote(t, w.bobKey, w.bob, out.Task, "approve"); err != nil {
 				t.Fatal(err)

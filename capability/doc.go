@@ -18,6 +18,12 @@
 // expired edges, and return deterministic results (breadth-first, neighbours
 // in ID order, so the reported path is a shortest one).
 //
+// When the store is also a [GenerationStore] (a per-org write counter,
+// bumped by every write from any process), [Graph] caches the transitive
+// answers of Holders, HolderLevels and Members until the org's next write
+// or the earliest expiry of an edge they relied on: repeated routing and
+// "who can approve" questions cost one generation read.
+//
 // Every call is scoped to an org; nothing of one org is visible through
 // another org's calls.
 package capability

@@ -142,6 +142,7 @@ type Holder struct {
 type Graph struct {
 	store Store
 	now   func() time.Time
+	cache answerCache
 }
 
 // NewGraph returns a graph over store. now gives the time against which
@@ -454,7 +455,7 @@ func (g *Graph) kinds(ctx context.Context, org string, ids []string) (map[string
 // level, recording in toward the edge by which each newly reached node
 // steps one closer (frontier order, then From order: the first found wins,
 // so the result is deterministic and a path through it is shortest).
-func (g *Graph) reachBack(ctx context.Context, org string, frontier []string, toward map[string]Edge, now time.Time) error {
+func (g *Graph) reachBack(ctx context.Context, org string, frontier []string, toward map[string]Edge, now time.Time, until *time.Time) error {
 	for len(frontier) > 0 {
 		in, err := g.inMany(ctx, org, frontier, MemberOf)
 		if err != nil {
@@ -463,7 +464,11 @@ func (g *Graph) reachBack(ctx context.Context, org string, frontier []string, to
 		var next []string
 		for _, n := range frontier {
 			for _, e := range in[n] {
-				if _, ok := toward[e.From]; ok || !e.ActiveAt(now) {
+				if !e.ActiveAt(now) {
+					continue
+				}
+				earliest(until, e.Expires)
+				if _, ok := toward[e.From]; ok {
 					continue
 				}
 				toward[e.From] = e
@@ -479,7 +484,20 @@ func (g *Graph) reachBack(ctx context.Context, org string, frontier []string, to
 // through team membership, ignoring expired edges, sorted by Subject. Each
 // holder comes with a shortest path (chosen deterministically) and the
 // level of that path's holds edge. Agents and teams are never returned.
+//
+// When the store is a [GenerationStore], the answer is cached until the
+// org's next write (by any process) or the earliest expiry of an edge it
+// relied on, whichever comes first.
 func (g *Graph) Holders(ctx context.Context, org, capability string) ([]Holder, error) {
+	hs, err := g.holders(ctx, org, capability)
+	if _, cached := g.store.(GenerationStore); err != nil || !cached {
+		return hs, err
+	}
+	return cloneHolders(hs), nil
+}
+
+// holders is Holders sharing the cached slice: callers must not modify it.
+func (g *Graph) holders(ctx context.Context, org, capability string) ([]Holder, error) {
 	if err := validID("org", org); err != nil {
 		return nil, err
 	}
@@ -487,6 +505,17 @@ func (g *Graph) Holders(ctx context.Context, org, capability string) ([]Holder, 
 		return nil, err
 	}
 	now := g.now()
+	gen, cacheable, err := g.generation(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey{org: org, what: "holders", id: capability}
+	if cacheable {
+		if e := g.cache.get(key, gen, now); e != nil {
+			return e.holders, nil
+		}
+	}
+	var until time.Time
 	// Reverse breadth-first from the capability; toward[n] is the edge that
 	// leads from n one step closer to the capability.
 	toward := map[string]Edge{}
@@ -499,12 +528,13 @@ func (g *Graph) Holders(ctx context.Context, org, capability string) ([]Holder, 
 		if !e.ActiveAt(now) {
 			continue
 		}
+		earliest(&until, e.Expires)
 		if _, ok := toward[e.From]; !ok {
 			toward[e.From] = e
 			frontier = append(frontier, e.From)
 		}
 	}
-	if err := g.reachBack(ctx, org, frontier, toward, now); err != nil {
+	if err := g.reachBack(ctx, org, frontier, toward, now, &until); err != nil {
 		return nil, err
 	}
 	subjects := make([]string, 0, len(toward))
@@ -532,6 +562,9 @@ func (g *Graph) Holders(ctx context.Context, org, capability string) ([]Holder, 
 		}
 		out = append(out, Holder{Subject: s, Path: p, Level: p[len(p)-1].Level})
 	}
+	if cacheable {
+		g.cache.put(key, &cached{gen: gen, until: until, holders: out})
+	}
 	return out, nil
 }
 
@@ -545,8 +578,20 @@ func (g *Graph) Members(ctx context.Context, org, team string) ([]string, error)
 	if err := validID("team", team); err != nil {
 		return nil, err
 	}
+	now := g.now()
+	gen, cacheable, err := g.generation(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey{org: org, what: "members", id: team}
+	if cacheable {
+		if e := g.cache.get(key, gen, now); e != nil {
+			return slices.Clone(e.ids), nil
+		}
+	}
+	var until time.Time
 	toward := map[string]Edge{team: {}}
-	if err := g.reachBack(ctx, org, []string{team}, toward, g.now()); err != nil {
+	if err := g.reachBack(ctx, org, []string{team}, toward, now, &until); err != nil {
 		return nil, err
 	}
 	delete(toward, team)
@@ -565,5 +610,8 @@ func (g *Graph) Members(ctx context.Context, org, team string) ([]string, error)
 		}
 	}
 	slices.Sort(out)
+	if cacheable {
+		g.cache.put(key, &cached{gen: gen, until: until, ids: slices.Clone(out)})
+	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/humanos/human/adapters/memory"
 	"github.com/humanos/human/adapters/sqlite"
@@ -15,15 +16,19 @@ import (
 // Submit and Wait. entries/s is the throughput; ns/op is per entry.
 func BenchmarkAppend(b *testing.B) {
 	for _, bc := range []struct {
-		name  string
-		store func(b *testing.B) ledger.Store
+		name   string
+		store  func(b *testing.B) ledger.Store
+		linger time.Duration
 	}{
-		{"memory", func(b *testing.B) ledger.Store { return memory.NewLedgerStore() }},
-		{"sqlite", func(b *testing.B) ledger.Store { return sqlite.NewLedgerStore(openSQLite(b, tempDBPath(b))) }},
+		{"memory", func(b *testing.B) ledger.Store { return memory.NewLedgerStore() }, 0},
+		{"sqlite", func(b *testing.B) ledger.Store { return sqlite.NewLedgerStore(openSQLite(b, tempDBPath(b))) }, 0},
+		// The baselines: no linger (batches take only what is queued).
+		{"memory-nolinger", func(b *testing.B) ledger.Store { return memory.NewLedgerStore() }, -1},
+		{"sqlite-nolinger", func(b *testing.B) ledger.Store { return sqlite.NewLedgerStore(openSQLite(b, tempDBPath(b))) }, -1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
-			l := openLog(b, bc.store(b), "acme", newSigner(b), nil)
+			l := openLog(b, bc.store(b), "acme", newSigner(b), &ledger.Options{Linger: bc.linger})
 			entry := []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"` + fmt.Sprintf("%0300d", 0) + `"}`)
 			b.SetParallelism(32)
 			b.ReportAllocs()

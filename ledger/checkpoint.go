@@ -111,32 +111,8 @@ func validOrigin(origin string) error {
 // badly, is errs.ErrUnauthenticated; a malformed one is
 // errs.ErrInvalidArgument.
 func openCheckpoint(signed []byte, v note.Verifier) (*Checkpoint, error) {
-	if v == nil {
-		return nil, errs.Errorf(errs.ErrInvalidArgument, "checkpoint: nil verifier")
-	}
-	if len(signed) > maxNote {
-		return nil, errs.Errorf(errs.ErrInvalidArgument, "checkpoint: %d bytes, limit %d", len(signed), maxNote)
-	}
-	n, err := note.Open(signed, note.VerifierList(v))
-	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		var invalid *note.InvalidSignatureError
-		switch {
-		case errors.As(err, &unverified):
-			return nil, errs.Errorf(errs.ErrUnauthenticated, "checkpoint is not signed by %s+%08x", v.Name(), v.KeyHash())
-		case errors.As(err, &invalid):
-			return nil, errs.Errorf(errs.ErrUnauthenticated, "checkpoint: %v", err)
-		}
-		return nil, errs.Errorf(errs.ErrInvalidArgument, "checkpoint: signed note: %v", err)
-	}
-	cp, err := ParseCheckpoint([]byte(n.Text))
-	if err != nil {
-		return nil, err
-	}
-	if cp.Origin != v.Name() {
-		return nil, errs.Errorf(errs.ErrUnauthenticated, "checkpoint origin %q is not the verifier's log %q", cp.Origin, v.Name())
-	}
-	return cp, nil
+	cp, _, err := openNote(signed, v)
+	return cp, err
 }
 
 // NewVerifier parses a note verifier key ("name+hash+base64", as

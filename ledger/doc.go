@@ -53,4 +53,18 @@
 // offline and names the first bad index (EntryError). The tiles are what
 // golang.org/x/mod/sumdb/tlog and other tlog-tiles clients read; see
 // docs/ledger.md for the layout and a third party's check.
+//
+// # Witnessing and anchoring
+//
+// A Witness (C2SP tlog-witness semantics) cosigns a log's checkpoint only
+// after verifying a consistency proof from the last checkpoint of that log
+// it cosigned, so it never cosigns a fork or a smaller tree; its state is
+// a log of its own in a Store, advanced by compare-and-swap. Its
+// cosignatures are C2SP tlog-cosignature (cosignature/v1, Ed25519,
+// timestamped) note signatures: Log.Cosign collects them, and a Policy
+// (the log's key plus k of n witness keys) checks them where a bare
+// verifier would (Policy.VerifyReceipt, VerifyExportOptions.Policy).
+// Log.Anchor and Log.AnchorIn record one log's checkpoint as a
+// PredicateAnchor attestation in another log; VerifyAnchor checks such a
+// receipt offline and returns the anchored checkpoint.
 package ledger

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,6 +86,12 @@ type ExportOptions struct {
 	// Progress, when set, is called after each entry bundle with the
 	// entries written so far and the total to write.
 	Progress func(done, total uint64)
+	// Checkpoint, when set, is a signed checkpoint of this log to write
+	// instead of a freshly read one, typically with witness cosignatures
+	// (Log.Cosign); it sets To to its size. One that is not signed by the
+	// log, or whose root is not the stored tree's at its size, is
+	// errs.ErrUnauthenticated.
+	Checkpoint []byte
 }
 
 // ExportManifest describes an export directory (its export.json).
@@ -179,6 +186,13 @@ func (l *Log) Export(ctx context.Context, sink ExportSink, opts *ExportOptions) 
 	if err != nil {
 		return nil, err
 	}
+	var given *Checkpoint
+	if o.Checkpoint != nil {
+		if given, err = openCheckpoint(o.Checkpoint, l.verifier); err != nil {
+			return nil, fmt.Errorf("export: given checkpoint: %w", err)
+		}
+		o.To = given.Size
+	}
 	if o.To == 0 {
 		o.To = head.Size
 	}
@@ -188,6 +202,12 @@ func (l *Log) Export(ctx context.Context, sink ExportSink, opts *ExportOptions) 
 	cp, signed, err := l.CheckpointAt(ctx, o.To)
 	if err != nil {
 		return nil, err
+	}
+	if given != nil {
+		if !bytes.Equal(given.Hash, cp.Hash) {
+			return nil, errs.Errorf(errs.ErrUnauthenticated, "ledger %q: export: the given checkpoint of size %d is not the stored tree's (a fork)", l.org, given.Size)
+		}
+		signed = o.Checkpoint
 	}
 	size := cp.Size
 	start := o.From / TileWidth * TileWidth

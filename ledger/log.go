@@ -23,6 +23,13 @@ type Options struct {
 	Origin string
 	// MaxBatch is the most entries one group commit writes; default 256.
 	MaxBatch int
+	// Linger lets batches grow under load: when fewer entries are queued
+	// than the previous batch held, the sequencer waits up to Linger for
+	// that many before committing, so concurrent callers share one
+	// checkpoint signature and one store transaction. A lone caller (a
+	// previous batch of one) never waits. Default 500µs; negative
+	// disables it.
+	Linger time.Duration
 	// Now is the log's clock; default time.Now. This slice stamps nothing
 	// with it (C2SP checkpoints carry no time); it is here so later
 	// features (checkpoint publishing, cosignatures) share one clock.
@@ -34,6 +41,7 @@ const DefaultOriginPrefix = "humanos.dev/ledger/"
 
 const (
 	defaultMaxBatch = 256
+	defaultLinger   = 500 * time.Microsecond
 	// commitTimeout bounds one group commit, retries included.
 	commitTimeout = time.Minute
 	// maxCommitRetries bounds how often one batch is re-sequenced after
@@ -61,6 +69,7 @@ type Log struct {
 	verifier note.Verifier
 	vkey     string
 	maxBatch int
+	linger   time.Duration
 	now      func() time.Time
 
 	queue chan *Pending
@@ -68,6 +77,10 @@ type Log struct {
 
 	closeMu sync.RWMutex
 	closed  bool
+
+	// cosigned is the size each witness last cosigned (Cosign).
+	cosignMu sync.Mutex
+	cosigned map[Cosigner]uint64
 
 	// Owned by the sequencer goroutine after Open: the tree as this Log
 	// last saw it in the store.
@@ -112,6 +125,17 @@ func (p *Pending) Wait(ctx context.Context) (*Receipt, error) {
 // a non-Ed25519 signer or a bad origin is errs.ErrInvalidArgument.
 // Call Close when done.
 func Open(ctx context.Context, store Store, org string, signer passport.Signer, opts *Options) (*Log, error) {
+	l, err := openLog(ctx, store, org, signer, opts)
+	if err != nil {
+		return nil, err
+	}
+	go l.sequence()
+	return l, nil
+}
+
+// openLog builds and loads a Log without starting its sequencer: Open
+// starts one; a Witness drives its state logs with tryCommit directly.
+func openLog(ctx context.Context, store Store, org string, signer passport.Signer, opts *Options) (*Log, error) {
 	if store == nil {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "ledger: nil store")
 	}
@@ -134,13 +158,16 @@ func Open(ctx context.Context, store Store, org string, signer passport.Signer, 
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Linger == 0 {
+		o.Linger = defaultLinger
+	}
 	ns, v, vkey, err := checkpointKeys(o.Origin, signer)
 	if err != nil {
 		return nil, err
 	}
 	l := &Log{
 		store: store, org: org, origin: o.Origin, signer: signer,
-		nsigner: ns, verifier: v, vkey: vkey, maxBatch: o.MaxBatch, now: o.Now,
+		nsigner: ns, verifier: v, vkey: vkey, maxBatch: o.MaxBatch, linger: o.Linger, now: o.Now,
 		queue: make(chan *Pending, 4*o.MaxBatch),
 		done:  make(chan struct{}),
 	}
@@ -148,7 +175,6 @@ func Open(ctx context.Context, store Store, org string, signer passport.Signer, 
 	if err := l.load(ctx); err != nil {
 		return nil, err
 	}
-	go l.sequence()
 	return l, nil
 }
 
@@ -317,13 +343,17 @@ func (l *Log) Close() error {
 func (l *Log) sequence() {
 	defer close(l.done)
 	batch := make([]*Pending, 0, l.maxBatch)
+	var timer *time.Timer
+	last := 1 // size of the previous batch: the load to wait for
 	for p := range l.queue {
 		batch = append(batch[:0], p)
+		closed := false
 	fill:
 		for len(batch) < l.maxBatch {
 			select {
 			case p, ok := <-l.queue:
 				if !ok {
+					closed = true
 					break fill
 				}
 				batch = append(batch, p)
@@ -331,6 +361,29 @@ func (l *Log) sequence() {
 				break fill
 			}
 		}
+		if !closed && l.linger > 0 && len(batch) < min(last, l.maxBatch) {
+			// Under load: give the callers of the previous batch, who
+			// are likely submitting again, a moment to join this one.
+			if timer == nil {
+				timer = time.NewTimer(l.linger)
+			} else {
+				timer.Reset(l.linger)
+			}
+		linger:
+			for len(batch) < min(last, l.maxBatch) {
+				select {
+				case p, ok := <-l.queue:
+					if !ok {
+						break linger
+					}
+					batch = append(batch, p)
+				case <-timer.C:
+					break linger
+				}
+			}
+			timer.Stop()
+		}
+		last = len(batch)
 		l.commit(batch)
 	}
 }

@@ -47,6 +47,10 @@ type VerifyExportOptions struct {
 	// Progress, when set, is called after each bundle with the entries
 	// verified so far and the total.
 	Progress func(done, total uint64)
+	// Policy, when set, is also required of the export's checkpoint (k of
+	// n witness cosignatures, Policy.VerifyCheckpoint); its Log should be
+	// the log's published verifier.
+	Policy *Policy
 }
 
 // ExportReport is what VerifyExport checked.
@@ -107,6 +111,11 @@ func VerifyExport(ctx context.Context, fsys fs.FS, opts *VerifyExportOptions) (*
 	cp, err := openCheckpoint(signed, v)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
+	}
+	if o.Policy != nil {
+		if _, err := o.Policy.VerifyCheckpoint(signed); err != nil {
+			return nil, fmt.Errorf("export: policy: %w", err)
+		}
 	}
 	rep.Origin, rep.Size, rep.From = cp.Origin, cp.Size, m.From
 	if m.Size != cp.Size || m.From%TileWidth != 0 || (m.From >= cp.Size && cp.Size > 0) {

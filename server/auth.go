@@ -77,7 +77,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		}
 		p.kind = passport.KindOrg
 	case wire.KeyPassport:
-		if enrolling || !s.known(sg.Org) {
+		if enrolling || !s.known(sg.Org) || s.node != nil {
 			return nil, badKey
 		}
 		c, err := s.client(ctx, sg.Org)

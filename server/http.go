@@ -25,6 +25,7 @@ const (
 	authNone   = iota // public: health, metrics, the OpenAPI document
 	authSigned        // a signed request by an admin or passport of an enrolled org
 	authEnroll        // POST /v1/orgs: signed by the admin key being enrolled
+	authLedger        // ledger-store routes of a ledger node: signed by an org admin, no org client
 )
 
 // route is one REST route. The route table is the single source the
@@ -35,6 +36,8 @@ type route struct {
 	handle          func(ctx context.Context, rq *request) (int, any, error)
 	// raw, when set, serves the route directly (metrics, the OpenAPI document).
 	raw http.Handler
+	// maxBody overrides wire.MaxBody for this route when positive.
+	maxBody int64
 }
 
 // request is what a handler gets: the HTTP request, its verified body and
@@ -65,6 +68,9 @@ func (s *Server) Handler() http.Handler {
 			continue
 		}
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	if s.node == nil { // a ledger node serves no web app
+		mux.Handle("/app/", s.appHandler()) // the approver's inbox (app.go)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -165,11 +171,15 @@ func (s *Server) wrap(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		info, _ := ctx.Value(infoKey{}).(*reqInfo)
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBody))
+		limit := int64(wire.MaxBody)
+		if rt.maxBody > 0 {
+			limit = rt.maxBody
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				s.fail(w, r, coded(wire.CodeBodyTooLarge, errs.ErrInvalidArgument, "body over the limit of %d bytes", wire.MaxBody))
+				s.fail(w, r, coded(wire.CodeBodyTooLarge, errs.ErrInvalidArgument, "body over the limit of %d bytes", limit))
 			} else {
 				s.fail(w, r, coded(wire.CodeMalformedJSON, errs.ErrInvalidArgument, "reading body: %v", err))
 			}

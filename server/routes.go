@@ -44,8 +44,11 @@ func (s *Server) routeTable() []*route {
 		rt("GET", "/v1/workforce/tasks/{id}/outcome", authSigned, s.taskOutcome),
 		rt("POST", "/v1/workforce/tasks/{id}/decisions", authSigned, decide),
 		rt("GET", "/v1/workforce/inbox/{did}", authSigned, inbox),
+		rt("POST", "/v1/workforce/availability", authSigned, setAvailability),
+		rt("POST", "/v1/workforce/tasks/{id}/cancellations", authSigned, cancelTask),
 
 		rt("GET", "/v1/attestations/key", authSigned, orgInfo),
+		rt("GET", "/v1/attestations", authSigned, attestations),
 		rt("POST", "/v1/attestations", authSigned, appendEntry),
 		rt("GET", "/v1/attestations/checkpoint", authSigned, checkpoint),
 		rt("GET", "/v1/attestations/receipts/{index}", authSigned, receipt),

@@ -65,6 +65,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the server's metrics. Default: a new registry.
 	Registry *prometheus.Registry
+	// App configures the approver's inbox web app served under /app/.
+	App AppConfig
+	// Role is RoleAll (the default, also "") or RoleLedger: a ledger node
+	// that serves only the ledger-store protocol over Library.Ledger (else
+	// Library.Store) to the org admins in Admins and enrolled ones.
+	Role string
 }
 
 // Server is the HUMAN REST server. It is safe for concurrent use.
@@ -85,6 +91,9 @@ type Server struct {
 	draining chan struct{}
 	drainOne sync.Once
 	routes   []*route
+	appOnce  sync.Once
+	appState *app        // the /app/ web inbox, built on first Handler call
+	node     *ledgerNode // set in the ledger role
 }
 
 type orgClient struct {
@@ -123,6 +132,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	switch cfg.Role {
+	case "", RoleAll:
+		cfg.Role = RoleAll
+	case RoleLedger:
+	default:
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "role %q: want %q or %q", cfg.Role, RoleAll, RoleLedger)
+	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, now: cfg.Library.Now,
 		orgFile: filepath.Join(cfg.Library.DataDir, "server", "orgs.json"),
@@ -140,6 +156,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics(cfg.Registry)
+	if cfg.Role == RoleLedger {
+		if err := s.openLedgerNode(ctx); err != nil {
+			return nil, err
+		}
+		s.routes = s.ledgerRouteTable()
+		return s, nil
+	}
 	s.routes = s.routeTable()
 	for _, org := range slices.Sorted(maps.Keys(s.admins)) {
 		if _, err := s.client(ctx, org); err != nil {
@@ -227,6 +250,9 @@ func (s *Server) enroll(ctx context.Context, org string, key passport.PublicKey)
 		return err
 	}
 	s.mu.Unlock()
+	if s.node != nil {
+		return nil
+	}
 	_, err := s.client(ctx, org)
 	return err
 }
@@ -253,6 +279,10 @@ func (s *Server) client(ctx context.Context, org string) (*human.Client, error) 
 		s.mu.Unlock()
 		return nil, errs.Errorf(errs.ErrNotFound, "org %q is not enrolled on this server", org)
 	}
+	if s.node != nil {
+		s.mu.Unlock()
+		return nil, errs.Errorf(errs.ErrFailedPrecondition, "this server has only the ledger role")
+	}
 	oc := s.clients[org]
 	if oc == nil {
 		oc = &orgClient{}
@@ -278,6 +308,9 @@ func (s *Server) client(ctx context.Context, org string) (*human.Client, error) 
 // Ready reports whether every open org's stores answer: each org's ledger
 // must produce its checkpoint.
 func (s *Server) Ready(ctx context.Context) map[string]error {
+	if s.node != nil {
+		return s.readyLedger(ctx)
+	}
 	s.mu.Lock()
 	open := map[string]*human.Client{}
 	for org, oc := range s.clients {
@@ -309,6 +342,10 @@ func (s *Server) Close() error {
 	s.clients = map[string]*orgClient{}
 	s.mu.Unlock()
 	var all []error
+	if s.node != nil && s.node.close != nil {
+		all = append(all, s.node.close())
+		s.node.close = nil
+	}
 	for org, oc := range clients {
 		if oc.c != nil {
 			if err := oc.c.Close(); err != nil {

@@ -24,4 +24,8 @@
 // re-checks what it reads: the digest is recomputed from the task content,
 // and every stored vote's signature is verified again, so a task edited or
 // inserted directly in a store does not verify.
+//
+// Task events reach people through a [Notifier]; package
+// workforce/notify has a signed webhook and a Slack-compatible message
+// whose links open the inbox's signing page. See docs/workforce.md.
 package workforce

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/humanos/human/capability"
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/passport"
 )
@@ -84,18 +85,18 @@ func Pick(strategy Strategy, cands []Candidate, n int, turn uint64) []string {
 		}
 		return a.Human < b.Human
 	}
-	taken := make(map[int]bool, n)
+	taken := make([]int, 0, n) // n is a quorum: small, a slice beats a map
 	for range n {
 		best := -1
 		for i := range cands {
-			if taken[i] {
+			if slices.Contains(taken, i) {
 				continue
 			}
 			if best < 0 || better(&cands[i], &cands[best]) {
 				best = i
 			}
 		}
-		taken[best] = true
+		taken = append(taken, best)
 		out = append(out, cands[best].Human)
 	}
 	slices.Sort(out)
@@ -235,38 +236,9 @@ func (q *Queue) route(ctx context.Context, s *Spec, capabilityName, team string,
 	if capabilityName == "" && team == "" {
 		return Stage{}, errs.Errorf(errs.ErrInvalidArgument, "workforce: a step needs a capability or a team")
 	}
-	levels := map[string]int{}
-	var pool []string
-	if capabilityName != "" {
-		hs, err := q.holders.Holders(ctx, s.Org, capabilityName)
-		if err != nil {
-			return Stage{}, err
-		}
-		for _, h := range hs {
-			if _, dup := levels[h.Subject]; !dup {
-				pool = append(pool, h.Subject)
-			}
-			levels[h.Subject] = max(levels[h.Subject], h.Level)
-		}
-	}
-	if team != "" {
-		tm, ok := q.holders.(TeamMembers)
-		if !ok {
-			return Stage{}, errs.Errorf(errs.ErrFailedPrecondition, "workforce: step names team %q but the capability graph cannot list team members", team)
-		}
-		members, err := tm.Members(ctx, s.Org, team)
-		if err != nil {
-			return Stage{}, err
-		}
-		if capabilityName == "" {
-			pool = members
-		} else {
-			in := make(map[string]bool, len(members))
-			for _, m := range members {
-				in[m] = true
-			}
-			pool = slices.DeleteFunc(pool, func(h string) bool { return !in[h] })
-		}
+	pool, err := q.pool(ctx, s.Org, capabilityName, team)
+	if err != nil {
+		return Stage{}, err
 	}
 	rs, hasRoster := q.store.(RosterStore)
 	var away map[string]time.Time
@@ -291,21 +263,32 @@ func (q *Queue) route(ctx context.Context, s *Spec, capabilityName, team string,
 			}
 		}
 	}
-	excluded := func(h string) bool {
-		_, isAway := away[h]
-		return isAway || h == s.Agent || (h == s.Requester && !s.AllowDelegator) || excludedSet[h]
+	// Everyone removed, sorted, then one merge pass over the sorted pool:
+	// no hashing per candidate, which matters at 10,000 of them.
+	drop := make([]string, 0, len(excludedSet)+len(away)+2)
+	for h := range excludedSet {
+		drop = append(drop, h)
 	}
+	for h := range away {
+		drop = append(drop, h)
+	}
+	drop = append(drop, s.Agent)
+	if !s.AllowDelegator && s.Requester != "" {
+		drop = append(drop, s.Requester)
+	}
+	slices.Sort(drop)
 	cands := make([]Candidate, 0, len(pool))
 	names := make([]string, 0, len(pool))
-	for _, h := range pool {
-		if !excluded(h) {
-			cands = append(cands, Candidate{Human: h, Level: levels[h]})
+	j := 0
+	for _, h := range pool { // sorted by subject, no repeats
+		for j < len(drop) && drop[j] < h.Subject {
+			j++
 		}
-	}
-	slices.SortFunc(cands, func(a, b Candidate) int { return compareStrings(a.Human, b.Human) })
-	cands = slices.CompactFunc(cands, func(a, b Candidate) bool { return a.Human == b.Human })
-	for _, c := range cands {
-		names = append(names, c.Human)
+		if j < len(drop) && drop[j] == h.Subject {
+			continue
+		}
+		cands = append(cands, Candidate{Human: h.Subject, Level: h.Level})
+		names = append(names, h.Subject)
 	}
 	what := capabilityName
 	if team != "" {
@@ -360,4 +343,72 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// holderLevels is the optional path-free, cacheable form of [Holders];
+// *capability.Graph implements it, and routing prefers it.
+type holderLevels interface {
+	HolderLevels(ctx context.Context, org, capability string) ([]capability.HolderLevel, error)
+}
+
+// pool returns who a step may go to before exclusions: the holders of
+// capabilityName (with their levels), restricted to the members of team
+// when set, or the members of team alone; sorted by subject, no repeats.
+func (q *Queue) pool(ctx context.Context, org, capabilityName, team string) ([]capability.HolderLevel, error) {
+	var pool []capability.HolderLevel
+	if capabilityName != "" {
+		sorted := false
+		if hl, ok := q.holders.(holderLevels); ok {
+			var err error
+			if pool, err = hl.HolderLevels(ctx, org, capabilityName); err != nil {
+				return nil, err
+			}
+			sorted = true // documented: sorted by subject, one entry each
+		} else {
+			hs, err := q.holders.Holders(ctx, org, capabilityName)
+			if err != nil {
+				return nil, err
+			}
+			pool = make([]capability.HolderLevel, len(hs))
+			for i, h := range hs {
+				pool[i] = capability.HolderLevel{Subject: h.Subject, Level: h.Level}
+			}
+		}
+		if !sorted {
+			// A Holders implementation that does not sort: order by subject,
+			// highest level first, and keep one entry per subject.
+			slices.SortFunc(pool, func(a, b capability.HolderLevel) int {
+				if c := compareStrings(a.Subject, b.Subject); c != 0 {
+					return c
+				}
+				return b.Level - a.Level
+			})
+			pool = slices.CompactFunc(pool, func(a, b capability.HolderLevel) bool { return a.Subject == b.Subject })
+		}
+	}
+	if team == "" {
+		return pool, nil
+	}
+	tm, ok := q.holders.(TeamMembers)
+	if !ok {
+		return nil, errs.Errorf(errs.ErrFailedPrecondition, "workforce: step names team %q but the capability graph cannot list team members", team)
+	}
+	members, err := tm.Members(ctx, org, team)
+	if err != nil {
+		return nil, err
+	}
+	if capabilityName == "" {
+		slices.Sort(members)
+		members = slices.Compact(members)
+		pool = make([]capability.HolderLevel, len(members))
+		for i, m := range members {
+			pool[i] = capability.HolderLevel{Subject: m}
+		}
+		return pool, nil
+	}
+	in := make(map[string]bool, len(members))
+	for _, m := range members {
+		in[m] = true
+	}
+	return slices.DeleteFunc(pool, func(h capability.HolderLevel) bool { return !in[h.Subject] }), nil
 }

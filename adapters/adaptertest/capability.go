@@ -331,6 +331,10 @@ func RunGraphStore(t *testing.T, newStore func(t *testing.T) capability.Store) {
 			t.Fatalf("In = %d edges, %v; want %d", len(in), err, n)
 		}
 	})
+
+	if _, ok := newStore(t).(capability.GenerationStore); ok {
+		runGraphGeneration(t, newStore)
+	}
 }
 
 func graphEdgeEqual(a, b capability.Edge) bool {

@@ -16,13 +16,17 @@ type GraphStore struct {
 	orgs map[string]*graphOrg
 }
 
-var _ capability.Store = (*GraphStore)(nil)
+var (
+	_ capability.Store           = (*GraphStore)(nil)
+	_ capability.GenerationStore = (*GraphStore)(nil)
+)
 
 // graphOrg is one org's namespace; out and in index edges by their ends.
 type graphOrg struct {
 	nodes map[string]capability.Node
 	out   map[graphKey]map[string]capability.Edge // (from, kind) -> to -> edge
 	in    map[graphKey]map[string]capability.Edge // (to, kind) -> from -> edge
+	gen   uint64                                  // bumped by every write
 }
 
 type graphKey struct {
@@ -68,6 +72,7 @@ func (s *GraphStore) PutNode(ctx context.Context, org string, n capability.Node)
 		return errs.Errorf(errs.ErrConflict, "node %q exists as a %s, not a %s", n.ID, old.Kind, n.Kind)
 	}
 	o.nodes[n.ID] = n
+	o.gen++
 	return nil
 }
 
@@ -104,6 +109,7 @@ func (s *GraphStore) PutEdge(ctx context.Context, org string, e capability.Edge)
 	}
 	graphIndex(o.out, graphKey{e.From, e.Kind}, e.To, e)
 	graphIndex(o.in, graphKey{e.To, e.Kind}, e.From, e)
+	o.gen++
 	return nil
 }
 
@@ -130,6 +136,7 @@ func (s *GraphStore) DeleteEdge(ctx context.Context, org string, from string, ki
 	}
 	delete(o.out[graphKey{from, kind}], to)
 	delete(o.in[graphKey{to, kind}], from)
+	o.gen++
 	return nil
 }
 
@@ -211,4 +218,17 @@ func (s *GraphStore) Nodes(ctx context.Context, org string, ids []string) ([]cap
 		}
 	}
 	return out, nil
+}
+
+// Generation implements capability.GenerationStore.
+func (s *GraphStore) Generation(ctx context.Context, org string) (uint64, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if o := s.org(org, false); o != nil {
+		return o.gen, nil
+	}
+	return 0, nil
 }

@@ -15,7 +15,10 @@ import (
 // edge, indexed both ways.
 type GraphStore struct{ d *DB }
 
-var _ capability.Store = (*GraphStore)(nil)
+var (
+	_ capability.Store           = (*GraphStore)(nil)
+	_ capability.GenerationStore = (*GraphStore)(nil)
+)
 
 // NewGraphStore returns the graph store over d.
 func NewGraphStore(d *DB) *GraphStore { return &GraphStore{d: d} }
@@ -199,4 +202,14 @@ func (s *GraphStore) Nodes(ctx context.Context, org string, ids []string) ([]cap
 			return nil
 		})
 	return out, err
+}
+
+// Generation implements capability.GenerationStore: the counter that the
+// schema version 2 triggers bump in every writing transaction.
+func (s *GraphStore) Generation(ctx context.Context, org string) (uint64, error) {
+	var gen int64
+	err := s.d.read(ctx, org, `SELECT gen FROM {S}.capability_generations WHERE org = $1`, []any{org}, func(r pgx.Rows) error {
+		return r.Scan(&gen)
+	})
+	return uint64(gen), err
 }

@@ -415,3 +415,50 @@ func (c *Client) Append(ctx context.Context, entry []byte) (*ledger.Receipt, err
 	}
 	return out.Receipt, nil
 }
+
+// Attestations runs a ledger query on the server (GET /v1/attestations).
+// Callers re-check each entry; see human.Client.Attestations.
+func (c *Client) Attestations(ctx context.Context, q *ledger.Query) (*wire.AttestationPage, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"kind": q.Kind, "org": q.Org, "actor": q.Actor, "action": q.Action,
+		"subject": q.Subject, "cursor": q.Cursor} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.Until.IsZero() {
+		v.Set("until", q.Until.UTC().Format(time.RFC3339Nano))
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Proofs {
+		v.Set("proofs", "true")
+	}
+	var out wire.AttestationPage
+	if err := c.Do(ctx, "GET", "/v1/attestations", v, nil, &out, true, 0); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetAvailability relays a human's signed availability change.
+func (c *Client) SetAvailability(ctx context.Context, change *passport.Envelope) (*wire.Availability, error) {
+	var out wire.Availability
+	if err := c.Do(ctx, "POST", "/v1/workforce/availability", nil, wire.PassportBody{Envelope: change}, &out, false, 0); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CancelTask withdraws an open approval task.
+func (c *Client) CancelTask(ctx context.Context, taskID, reason string) (*workforce.Task, error) {
+	var out workforce.Task
+	if err := c.Do(ctx, "POST", "/v1/workforce/tasks/"+url.PathEscape(taskID)+"/cancellations", nil, wire.Cancellation{Reason: reason}, &out, false, 0); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/humanos/human/capability"
@@ -39,13 +40,35 @@ func init() {
 		`CREATE INDEX capability_edges_in_cover ON capability_edges (org, to_id, kind, from_id, level, expires, issuer)`,
 		`DROP INDEX capability_edges_in`,
 	}})
+	// Version 3: a per-org write generation, bumped by triggers in the
+	// writing transaction, so every writer (this process, another one, a
+	// bulk load) invalidates the capability.Graph answer cache. (No OR
+	// IGNORE in the trigger: an outer upsert's conflict handling would
+	// override it.)
+	v3 := []string{`CREATE TABLE capability_generations (
+			org TEXT NOT NULL PRIMARY KEY,
+			gen INTEGER NOT NULL
+		) WITHOUT ROWID`}
+	for _, table := range []string{"capability_nodes", "capability_edges"} {
+		for _, op := range []struct{ event, row string }{{"INSERT", "NEW"}, {"UPDATE", "NEW"}, {"DELETE", "OLD"}} {
+			v3 = append(v3, `CREATE TRIGGER `+table+`_gen_`+strings.ToLower(op.event)+` AFTER `+op.event+` ON `+table+` BEGIN
+				INSERT INTO capability_generations (org, gen) SELECT `+op.row+`.org, 0
+					WHERE NOT EXISTS (SELECT 1 FROM capability_generations WHERE org = `+op.row+`.org);
+				UPDATE capability_generations SET gen = gen + 1 WHERE org = `+op.row+`.org;
+			END`)
+		}
+	}
+	migrations = append(migrations, migration{store: "capability", version: 3, stmts: v3})
 }
 
 // GraphStore is the SQLite capability.Store: one row per node and per edge,
 // indexed both ways.
 type GraphStore struct{ d *DB }
 
-var _ capability.Store = (*GraphStore)(nil)
+var (
+	_ capability.Store           = (*GraphStore)(nil)
+	_ capability.GenerationStore = (*GraphStore)(nil)
+)
 
 // NewGraphStore returns the graph store over db.
 func NewGraphStore(db *DB) *GraphStore { return &GraphStore{d: db} }
@@ -221,4 +244,21 @@ func (s *GraphStore) Nodes(ctx context.Context, org string, ids []string) ([]cap
 		out = append(out, n)
 	}
 	return out, mapErr(ctx, rows.Err())
+}
+
+// Generation implements capability.GenerationStore: the counter the
+// version 3 triggers bump in every writing transaction.
+func (s *GraphStore) Generation(ctx context.Context, org string) (uint64, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return 0, err
+	}
+	var gen int64
+	err := s.d.db.QueryRowContext(ctx, `SELECT gen FROM capability_generations WHERE org = ?`, org).Scan(&gen)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, mapErr(ctx, err)
+	}
+	return uint64(gen), nil
 }

@@ -49,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	expiry := fs.Duration("expiry-interval", time.Second, "how often overdue approvals are resolved (env HUMAN_EXPIRY_INTERVAL)")
 	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "bound on graceful shutdown: in-flight requests, then the ledger flush (env HUMAN_SHUTDOWN_TIMEOUT)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env HUMAN_LOG_LEVEL)")
+	role := fs.String("role", server.RoleAll, "all, or ledger: a ledger node serving only the ledger-store protocol to the --org-admins keys, for a control plane's --ledger human+https://... (env HUMAN_ROLE)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -86,7 +87,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	lib := *cfg
 	lib.ExpiryInterval = *expiry
 	srv, err := server.New(ctx, server.Config{Library: lib, Admins: adminKeys, OpenEnrollment: *openEnroll,
-		Rate: *rate, Burst: *burst, Concurrency: *conc, Logger: logger})
+		Rate: *rate, Burst: *burst, Concurrency: *conc, Logger: logger, Role: *role})
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
 		return exitCheck
@@ -101,7 +102,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		WriteTimeout: 90 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(stdout, "human serve: listening on http://%s\n", ln.Addr())
-	logger.Info("listening", "addr", ln.Addr().String(), "store", redactURL(lib.Store), "open_enrollment", *openEnroll)
+	logger.Info("listening", "addr", ln.Addr().String(), "store", redactURL(lib.Store), "open_enrollment", *openEnroll, "role", *role)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -226,6 +226,28 @@ type Passport struct {
 	RevokedAt time.Time            `json:"revoked_at,omitzero"`
 	Created   time.Time            `json:"created"`
 	Events    []*passport.Envelope `json:"events"`
+	// Guardians, Threshold and RecoveryDelay (a Go duration) are the
+	// passport's guardianship; Recovery is a pending guardian recovery.
+	Guardians     []string         `json:"guardians,omitempty"`
+	Threshold     int              `json:"threshold,omitempty"`
+	RecoveryDelay string           `json:"recovery_delay,omitempty"`
+	Recovery      *PendingRecovery `json:"recovery,omitempty"`
+	KeyHistory    []KeyPeriod      `json:"key_history,omitempty"`
+}
+
+// PendingRecovery is passport.PendingRecovery on the wire.
+type PendingRecovery struct {
+	Keys        []passport.PublicKey `json:"keys"`
+	Guardians   []string             `json:"guardians"`
+	Started     time.Time            `json:"started"`
+	EffectiveAt time.Time            `json:"effective_at"`
+}
+
+// KeyPeriod is passport.KeyPeriod on the wire.
+type KeyPeriod struct {
+	Key   passport.PublicKey `json:"key"`
+	From  time.Time          `json:"from"`
+	Until time.Time          `json:"until,omitzero"`
 }
 
 // Delegation is a recorded delegation certificate.
@@ -284,6 +306,17 @@ type Approval struct {
 	Timeout        string `json:"timeout"`
 	OnTimeout      string `json:"on_timeout,omitempty"`
 	AllowDelegator bool   `json:"allow_delegator,omitempty"`
+	// Escalation is the chain an unanswered approval moves along; Exclude
+	// the DIDs and teams that may not approve.
+	Escalation []EscalationStep `json:"escalation,omitempty"`
+	Exclude    []string         `json:"exclude,omitempty"`
+}
+
+// EscalationStep is policy.EscalationStep on the wire (Timeout a Go duration).
+type EscalationStep struct {
+	Capability string `json:"capability,omitempty"`
+	Team       string `json:"team,omitempty"`
+	Timeout    string `json:"timeout"`
 }
 
 // Decision is the policy engine's decision.
@@ -374,7 +407,10 @@ func FromDecision(d policy.Decision) Decision {
 		w.Matched = append(w.Matched, Match{Rule: m.Rule, Effect: string(m.Effect), Reason: m.Reason, Err: m.Err})
 	}
 	if a := d.Approval; a != nil {
-		w.Approval = &Approval{Capability: a.Capability, Quorum: a.Quorum, Timeout: a.Timeout.String(), OnTimeout: a.OnTimeout, AllowDelegator: a.AllowDelegator}
+		w.Approval = &Approval{Capability: a.Capability, Quorum: a.Quorum, Timeout: a.Timeout.String(), OnTimeout: a.OnTimeout, AllowDelegator: a.AllowDelegator, Exclude: a.Exclude}
+		for _, st := range a.Escalation {
+			w.Approval.Escalation = append(w.Approval.Escalation, EscalationStep{Capability: st.Capability, Team: st.Team, Timeout: st.Timeout.String()})
+		}
 	}
 	return w
 }
@@ -387,7 +423,11 @@ func (w Decision) PolicyDecision() policy.Decision {
 	}
 	if a := w.Approval; a != nil {
 		timeout, _ := time.ParseDuration(a.Timeout)
-		d.Approval = &policy.Approval{Capability: a.Capability, Quorum: a.Quorum, Timeout: timeout, OnTimeout: a.OnTimeout, AllowDelegator: a.AllowDelegator}
+		d.Approval = &policy.Approval{Capability: a.Capability, Quorum: a.Quorum, Timeout: timeout, OnTimeout: a.OnTimeout, AllowDelegator: a.AllowDelegator, Exclude: a.Exclude}
+		for _, st := range a.Escalation {
+			t, _ := time.ParseDuration(st.Timeout)
+			d.Approval.Escalation = append(d.Approval.Escalation, policy.EscalationStep{Capability: st.Capability, Team: st.Team, Timeout: t})
+		}
 	}
 	return d
 }
@@ -428,12 +468,32 @@ func (w *Chain) PassportChain() (*passport.Chain, error) {
 
 // FromPassport encodes a passport as its event log.
 func FromPassport(p *passport.Passport) *Passport {
-	return &Passport{DID: p.DID, Kind: string(p.Kind), Name: p.Name, Keys: p.Keys, Revoked: p.Revoked,
-		RevokedAt: p.RevokedAt, Created: p.Created, Events: p.Events}
+	w := &Passport{DID: p.DID, Kind: string(p.Kind), Name: p.Name, Keys: p.Keys, Revoked: p.Revoked,
+		RevokedAt: p.RevokedAt, Created: p.Created, Events: p.Events, Guardians: p.Guardians, Threshold: p.Threshold}
+	if p.RecoveryDelay != 0 {
+		w.RecoveryDelay = p.RecoveryDelay.String()
+	}
+	if r := p.Recovery; r != nil {
+		w.Recovery = &PendingRecovery{Keys: r.Keys, Guardians: r.Guardians, Started: r.Started, EffectiveAt: r.EffectiveAt}
+	}
+	for _, kp := range p.KeyHistory {
+		w.KeyHistory = append(w.KeyHistory, KeyPeriod{Key: kp.Key, From: kp.From, Until: kp.Until})
+	}
+	return w
 }
 
 // PassportValue decodes the passport.
 func (w *Passport) PassportValue() *passport.Passport {
-	return &passport.Passport{DID: w.DID, Kind: passport.Kind(w.Kind), Name: w.Name, Keys: w.Keys, Revoked: w.Revoked,
-		RevokedAt: w.RevokedAt, Created: w.Created, Events: w.Events}
+	p := &passport.Passport{DID: w.DID, Kind: passport.Kind(w.Kind), Name: w.Name, Keys: w.Keys, Revoked: w.Revoked,
+		RevokedAt: w.RevokedAt, Created: w.Created, Events: w.Events, Guardians: w.Guardians, Threshold: w.Threshold}
+	if d, err := time.ParseDuration(w.RecoveryDelay); err == nil {
+		p.RecoveryDelay = d
+	}
+	if r := w.Recovery; r != nil {
+		p.Recovery = &passport.PendingRecovery{Keys: r.Keys, Guardians: r.Guardians, Started: r.Started, EffectiveAt: r.EffectiveAt}
+	}
+	for _, kp := range w.KeyHistory {
+		p.KeyHistory = append(p.KeyHistory, passport.KeyPeriod{Key: kp.Key, From: kp.From, Until: kp.Until})
+	}
+	return p
 }

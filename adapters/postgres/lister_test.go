@@ -1,0 +1,23 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/humanos/human/adapters/adaptertest"
+	"github.com/humanos/human/adapters/postgres"
+	"github.com/humanos/human/capability"
+	"github.com/humanos/human/passport"
+	"github.com/humanos/human/policy"
+)
+
+func TestListers(t *testing.T) {
+	t.Run("Passport", func(t *testing.T) {
+		adaptertest.RunPassportLister(t, func(t *testing.T) passport.Store { return postgres.NewPassportStore(newDB(t)) })
+	})
+	t.Run("Graph", func(t *testing.T) {
+		adaptertest.RunGraphLister(t, func(t *testing.T) capability.Store { return postgres.NewGraphStore(newDB(t)) })
+	})
+	t.Run("Budget", func(t *testing.T) {
+		adaptertest.RunBudgetLister(t, func(t *testing.T) policy.BudgetStore { return postgres.NewBudgetStore(newDB(t)) })
+	})
+}
