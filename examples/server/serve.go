@@ -49,6 +49,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	expiry := fs.Duration("expiry-interval", time.Second, "how often overdue approvals are resolved (env HUMAN_EXPIRY_INTERVAL)")
 	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "bound on graceful shutdown: in-flight requests, then the ledger flush (env HUMAN_SHUTDOWN_TIMEOUT)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env HUMAN_LOG_LEVEL)")
+	appOrigins := fs.String("app-origin", env("HUMAN_APP_ORIGIN", ""), "origins the /app/ inbox is served from, comma-separated (e.g. https://approve.example.com); empty = development mode on http://localhost (env HUMAN_APP_ORIGIN)")
+	appRPID := fs.String("app-rpid", env("HUMAN_APP_RPID", ""), "WebAuthn relying party ID of the /app/ inbox (the domain; default localhost) (env HUMAN_APP_RPID)")
+	appOpen := fs.Bool("app-open-registration", env("HUMAN_APP_OPEN_REGISTRATION", "") == "true", "let anyone create a human passport from the /app/ page (env HUMAN_APP_OPEN_REGISTRATION=true)")
 	role := fs.String("role", server.RoleAll, "all, or ledger: a ledger node serving only the ledger-store protocol to the --org-admins keys, for a control plane's --ledger human+https://... (env HUMAN_ROLE)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,7 +90,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	lib := *cfg
 	lib.ExpiryInterval = *expiry
 	srv, err := server.New(ctx, server.Config{Library: lib, Admins: adminKeys, OpenEnrollment: *openEnroll,
-		Rate: *rate, Burst: *burst, Concurrency: *conc, Logger: logger, Role: *role})
+		Rate: *rate, Burst: *burst, Concurrency: *conc, Logger: logger, Role: *role,
+		App: server.AppConfig{RPID: *appRPID, Origins: splitList(*appOrigins), OpenRegistration: *appOpen}})
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
 		return exitCheck
@@ -208,4 +212,15 @@ func redactURL(s string) string {
 		}
 	}
 	return s
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
