@@ -1,6 +1,8 @@
 package passport
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"time"
 
@@ -26,6 +28,10 @@ type Delegation struct {
 	NotBefore time.Time
 	Expires   time.Time
 	Created   time.Time
+	// Nonce makes every certificate unique, so a re-issued delegation with
+	// the same fields gets a new ID and an old revocation never matches
+	// it. Delegate fills it with 128 random bits when empty.
+	Nonce string
 	// Envelope is the signed certificate the fields were decoded from.
 	Envelope *Envelope
 }
@@ -39,6 +45,7 @@ type delegationPayload struct {
 	Expires   time.Time `json:"expires"`
 	Parent    string    `json:"parent"`
 	Created   time.Time `json:"created"`
+	Nonce     string    `json:"nonce"`
 }
 
 func (p *delegationPayload) check() error {
@@ -53,6 +60,8 @@ func (p *delegationPayload) check() error {
 		return errs.Errorf(errs.ErrInvalidArgument, "delegation: parent %q is not a delegation ID", p.Parent)
 	case p.Created.IsZero():
 		return errs.Errorf(errs.ErrInvalidArgument, "delegation: missing created time")
+	case len(p.Nonce) < 16 || len(p.Nonce) > 64:
+		return errs.Errorf(errs.ErrInvalidArgument, "delegation: nonce must be 16 to 64 characters, got %d", len(p.Nonce))
 	case p.NotBefore.IsZero() || p.Expires.IsZero():
 		return errs.Errorf(errs.ErrInvalidArgument, "delegation: not_before and expires are required")
 	case !p.Expires.After(p.NotBefore):
@@ -77,8 +86,15 @@ func Delegate(issuer Signer, d Delegation) (*Envelope, error) {
 	if d.NotBefore.IsZero() {
 		d.NotBefore = d.Created
 	}
+	if d.Nonce == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, errs.Errorf(errs.ErrUnavailable, "delegation: nonce: %v", err)
+		}
+		d.Nonce = base64.RawURLEncoding.EncodeToString(b[:])
+	}
 	p := delegationPayload{
-		Issuer: d.Issuer, Subject: d.Subject, Scope: d.Scope, Parent: d.Parent,
+		Issuer: d.Issuer, Subject: d.Subject, Scope: d.Scope, Parent: d.Parent, Nonce: d.Nonce,
 		NotBefore: d.NotBefore.UTC().Round(0), Expires: d.Expires.UTC().Round(0), Created: d.Created.UTC().Round(0),
 	}
 	if err := p.check(); err != nil {
@@ -110,7 +126,7 @@ func ParseDelegation(env *Envelope) (*Delegation, error) {
 	}
 	return &Delegation{
 		ID: DelegationPrefix + Digest(env.Payload), Issuer: p.Issuer, Subject: p.Subject, Parent: p.Parent,
-		Scope: p.Scope, NotBefore: p.NotBefore, Expires: p.Expires, Created: p.Created, Envelope: env,
+		Scope: p.Scope, NotBefore: p.NotBefore, Expires: p.Expires, Created: p.Created, Nonce: p.Nonce, Envelope: env,
 	}, nil
 }
 
