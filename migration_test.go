@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/humanos/human"
 	"github.com/humanos/human/bundle"
@@ -27,8 +28,37 @@ func migrationWorld(t *testing.T) (*world, human.Config, []*ledger.Receipt) {
 	}{{"payments.send", "invoice:1", 42}, {"payments.send", "invoice:2", 1200}, {"ledger.delete", "ledger:1", 0}} {
 		out := w.call(t, c.action, c.resource, c.amount)
 		receipts = append(receipts, out.Receipts...)
+		if out.Task != nil {
+			waitDelivered(t, w.c, out.Task.ID)
+		}
 	}
 	return w, cfg, receipts
+}
+
+// waitDelivered waits until the background sweep has attested every
+// event of a task (its outbox is empty). An export taken earlier carries
+// the undelivered events, and the destination's sweep attests them: right,
+// but a count comparison would see the destination's log one longer.
+func waitDelivered(t testing.TB, c *human.Client, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tk, err := c.Task(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := true
+		for _, e := range tk.Events {
+			done = done && e.Recorded
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s: events not attested after 10s: %+v", id, tk.Events)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestMigrationExportImport moves an org from sqlite to every other local

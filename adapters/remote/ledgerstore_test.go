@@ -47,7 +47,9 @@ func TestLedgerStoreConformance(t *testing.T) {
 	orgs := []string{"acme", "org-a", "org-b", "org-c"}
 	for name, store := range map[string]func(t *testing.T) string{
 		"memory": func(*testing.T) string { return "mem://" },
-		"sqlite": func(t *testing.T) string { return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "node.db")) },
+		"sqlite": func(t *testing.T) string {
+			return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "node.db"))
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			adaptertest.RunLedgerStore(t, func(t *testing.T) ledger.Store {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	_ "github.com/humanos/human/adapters/neo4j" // --graph neo4j://
+	_ "github.com/humanos/human/adapters/s3"    // --policies s3://
 	"github.com/humanos/human/bundle"
 )
 
