@@ -486,7 +486,9 @@ func (c *Client) Decide(ctx context.Context, taskID string, vote *passport.Envel
 	if err != nil {
 		return nil, err
 	}
-	return &Decision{Task: t, Receipt: c.rec.take(taskID, voteKey(vote))}, nil
+	d := &Decision{Task: t, Receipt: c.rec.take(taskID, voteKey(vote))}
+	c.capabilityEvidence(ctx, d, vote) // human_capability.go: an approval is evidence of the capability
+	return d, nil
 }
 
 // anchor puts passport events on the ledger before they count.

@@ -11,6 +11,20 @@
 //     routing; it does not pass capabilities on, delegation scope is the
 //     passport package's concern).
 //
+// Two more node kinds, org and role, and two more edges complete the
+// graph: has_role (human, agent, team or org -> role) and grants (role ->
+// capability). Resolution walks member_of and has_role edges, and a path
+// ends with a holds edge or a role's grants edge, e.g.
+// "ann -member_of-> ops -has_role-> oncall -grants-> prod.deploy".
+//
+// Signed changes: [SignClaim] makes a [Claim] envelope and
+// [Graph.ApplyClaim] verifies it (org, signature, issuer authority, replay
+// through a [ClaimStore]) before writing its edge. Org-scoped claims need
+// the org's key or a human holding [AdminCapability]; a [ClaimSkill] is
+// signed only by the human it is about and names only [SkillPrefix]
+// capabilities. [Graph.AddEvidence] attaches pointers to governed work (an
+// approval's ledger index) to a holding, through an [EvidenceStore].
+//
 // A [Store] only persists nodes and adjacency. The queries live here, once,
 // in [Graph]: [Graph.Holds] answers "does S hold C, and by which path" and
 // [Graph.Holders] answers "which humans in org O hold C". Both walk

@@ -19,12 +19,18 @@ const (
 	Agent      NodeKind = "agent"
 	Team       NodeKind = "team"
 	Capability NodeKind = "capability"
+	// Org is the org itself as a node: teams (and people) may be members
+	// of it, and what it holds or what roles it has, every member has.
+	Org NodeKind = "org"
+	// Role is a named bundle of capabilities: it grants capabilities, and
+	// humans, agents, teams and orgs have roles.
+	Role NodeKind = "role"
 )
 
 // Valid reports whether k is one of the node kinds.
 func (k NodeKind) Valid() bool {
 	switch k {
-	case Human, Agent, Team, Capability:
+	case Human, Agent, Team, Capability, Org, Role:
 		return true
 	}
 	return false
@@ -41,12 +47,16 @@ const (
 	MemberOf EdgeKind = "member_of"
 	// Delegates: human -> agent.
 	Delegates EdgeKind = "delegates"
+	// HasRole: human, agent, team or org -> role.
+	HasRole EdgeKind = "has_role"
+	// Grants: role -> capability.
+	Grants EdgeKind = "grants"
 )
 
 // Valid reports whether k is one of the edge kinds.
 func (k EdgeKind) Valid() bool {
 	switch k {
-	case Holds, MemberOf, Delegates:
+	case Holds, MemberOf, Delegates, HasRole, Grants:
 		return true
 	}
 	return false
@@ -110,7 +120,8 @@ type Store interface {
 }
 
 // Path is a chain of edges from a subject to a capability: zero or more
-// member_of edges followed by one holds edge.
+// member_of and has_role edges followed by one holds edge (from the
+// subject, a team or an org) or one grants edge (from a role).
 type Path []Edge
 
 // String renders the path as "alice -member_of-> treasury -holds-> finance.approver".
@@ -186,7 +197,7 @@ func (g *Graph) AddNode(ctx context.Context, org string, n Node) error {
 		return err
 	}
 	if !n.Kind.Valid() {
-		return errs.Errorf(errs.ErrInvalidArgument, "capability: node %q has unknown kind %q (want human, agent, team or capability)", n.ID, n.Kind)
+		return errs.Errorf(errs.ErrInvalidArgument, "capability: node %q has unknown kind %q (want human, agent, team, capability, org or role)", n.ID, n.Kind)
 	}
 	return g.store.PutNode(ctx, org, n)
 }
@@ -239,9 +250,11 @@ func (g *Graph) AddMember(ctx context.Context, org, member, team string) error {
 
 // allowedEnds lists, per edge kind, which node kinds may sit at each end.
 var allowedEnds = map[EdgeKind]struct{ from, to []NodeKind }{
-	Holds:     {from: []NodeKind{Human, Agent, Team}, to: []NodeKind{Capability}},
-	MemberOf:  {from: []NodeKind{Human, Agent, Team}, to: []NodeKind{Team}},
+	Holds:     {from: []NodeKind{Human, Agent, Team, Org}, to: []NodeKind{Capability}},
+	MemberOf:  {from: []NodeKind{Human, Agent, Team}, to: []NodeKind{Team, Org}},
 	Delegates: {from: []NodeKind{Human}, to: []NodeKind{Agent}},
+	HasRole:   {from: []NodeKind{Human, Agent, Team, Org}, to: []NodeKind{Role}},
+	Grants:    {from: []NodeKind{Role}, to: []NodeKind{Capability}},
 }
 
 // AddEdge validates e against the kinds of its ends and stores it. Empty
@@ -261,7 +274,7 @@ func (g *Graph) AddEdge(ctx context.Context, org string, e Edge) error {
 	}
 	ends, ok := allowedEnds[e.Kind]
 	if !ok {
-		return errs.Errorf(errs.ErrInvalidArgument, "capability: edge %s -> %s has unknown kind %q (want holds, member_of or delegates)", e.From, e.To, e.Kind)
+		return errs.Errorf(errs.ErrInvalidArgument, "capability: edge %s -> %s has unknown kind %q (want holds, member_of, delegates, has_role or grants)", e.From, e.To, e.Kind)
 	}
 	if e.From == e.To {
 		return errs.Errorf(errs.ErrInvalidArgument, "capability: %s edge from %q to itself", e.Kind, e.From)
@@ -316,34 +329,41 @@ func (g *Graph) Holds(ctx context.Context, org, subject, capability string) (Pat
 		return nil, false, err
 	}
 	now := g.now()
-	// Breadth-first over member_of; via[n] is the edge by which n was
-	// reached, so the path is rebuilt backwards.
+	// Breadth-first over member_of and has_role; via[n] is the edge by
+	// which n was reached, so the path is rebuilt backwards. A node
+	// reaches the capability by a holds edge, or (a role) by a grants
+	// edge; holds is looked at first, so among equally short paths a
+	// direct holding wins over a role's grant.
 	via := map[string]Edge{}
 	seen := map[string]bool{subject: true}
 	frontier := []string{subject}
 	for len(frontier) > 0 {
 		var next []string
 		for _, n := range frontier {
-			held, err := g.store.Out(ctx, org, n, Holds)
-			if err != nil {
-				return nil, false, err
-			}
-			for _, e := range held {
-				if e.To == capability && e.ActiveAt(now) {
-					return backPath(via, subject, n, e), true, nil
+			for _, terminal := range [...]EdgeKind{Holds, Grants} {
+				held, err := g.store.Out(ctx, org, n, terminal)
+				if err != nil {
+					return nil, false, err
+				}
+				for _, e := range held {
+					if e.To == capability && e.ActiveAt(now) {
+						return backPath(via, subject, n, e), true, nil
+					}
 				}
 			}
-			teams, err := g.store.Out(ctx, org, n, MemberOf)
-			if err != nil {
-				return nil, false, err
-			}
-			for _, e := range teams {
-				if seen[e.To] || !e.ActiveAt(now) {
-					continue
+			for _, step := range [...]EdgeKind{MemberOf, HasRole} {
+				ups, err := g.store.Out(ctx, org, n, step)
+				if err != nil {
+					return nil, false, err
 				}
-				seen[e.To] = true
-				via[e.To] = e
-				next = append(next, e.To)
+				for _, e := range ups {
+					if seen[e.To] || !e.ActiveAt(now) {
+						continue
+					}
+					seen[e.To] = true
+					via[e.To] = e
+					next = append(next, e.To)
+				}
 			}
 		}
 		frontier = next
@@ -455,11 +475,17 @@ func (g *Graph) kinds(ctx context.Context, org string, ids []string) (map[string
 // level, recording in toward the edge by which each newly reached node
 // steps one closer (frontier order, then From order: the first found wins,
 // so the result is deterministic and a path through it is shortest).
-func (g *Graph) reachBack(ctx context.Context, org string, frontier []string, toward map[string]Edge, now time.Time, until *time.Time) error {
+func (g *Graph) reachBack(ctx context.Context, org string, frontier []string, toward map[string]Edge, now time.Time, until *time.Time, kinds ...EdgeKind) error {
 	for len(frontier) > 0 {
-		in, err := g.inMany(ctx, org, frontier, MemberOf)
-		if err != nil {
-			return err
+		in := map[string][]Edge{}
+		for _, k := range kinds {
+			ins, err := g.inMany(ctx, org, frontier, k)
+			if err != nil {
+				return err
+			}
+			for n, es := range ins {
+				in[n] = append(in[n], es...)
+			}
 		}
 		var next []string
 		for _, n := range frontier {
@@ -523,6 +549,11 @@ func (g *Graph) holders(ctx context.Context, org, capability string) ([]Holder, 
 	if err != nil {
 		return nil, err
 	}
+	byRole, err := g.store.In(ctx, org, capability, Grants)
+	if err != nil {
+		return nil, err
+	}
+	grants = append(grants, byRole...)
 	var frontier []string
 	for _, e := range grants {
 		if !e.ActiveAt(now) {
@@ -534,7 +565,7 @@ func (g *Graph) holders(ctx context.Context, org, capability string) ([]Holder, 
 			frontier = append(frontier, e.From)
 		}
 	}
-	if err := g.reachBack(ctx, org, frontier, toward, now, &until); err != nil {
+	if err := g.reachBack(ctx, org, frontier, toward, now, &until, MemberOf, HasRole); err != nil {
 		return nil, err
 	}
 	subjects := make([]string, 0, len(toward))
@@ -555,7 +586,7 @@ func (g *Graph) holders(ctx context.Context, org, capability string) ([]Holder, 
 		for n := s; ; {
 			e := toward[n]
 			p = append(p, e)
-			if e.Kind == Holds {
+			if e.Kind == Holds || e.Kind == Grants {
 				break
 			}
 			n = e.To
@@ -591,7 +622,7 @@ func (g *Graph) Members(ctx context.Context, org, team string) ([]string, error)
 	}
 	var until time.Time
 	toward := map[string]Edge{team: {}}
-	if err := g.reachBack(ctx, org, []string{team}, toward, now, &until); err != nil {
+	if err := g.reachBack(ctx, org, []string{team}, toward, now, &until, MemberOf); err != nil {
 		return nil, err
 	}
 	delete(toward, team)

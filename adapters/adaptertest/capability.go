@@ -335,6 +335,7 @@ func RunGraphStore(t *testing.T, newStore func(t *testing.T) capability.Store) {
 	if _, ok := newStore(t).(capability.GenerationStore); ok {
 		runGraphGeneration(t, newStore)
 	}
+	runGraphRolesAndClaims(t, newStore) // capability_claims.go
 }
 
 func graphEdgeEqual(a, b capability.Edge) bool {

@@ -12,8 +12,9 @@ import (
 
 // GraphStore is an in-memory capability.Store, safe for concurrent use.
 type GraphStore struct {
-	mu   sync.RWMutex
-	orgs map[string]*graphOrg
+	mu    sync.RWMutex
+	orgs  map[string]*graphOrg
+	extra graphExtra // signed-claim record and evidence (capability_claims below)
 }
 
 var (
@@ -231,4 +232,72 @@ func (s *GraphStore) Generation(ctx context.Context, org string) (uint64, error)
 		return o.gen, nil
 	}
 	return 0, nil
+}
+
+var (
+	_ capability.ClaimStore    = (*GraphStore)(nil)
+	_ capability.EvidenceStore = (*GraphStore)(nil)
+)
+
+// graphExtra holds the claim record and evidence of all orgs; it lives
+// beside the graph, guarded by the same lock.
+type graphExtra struct {
+	claims   map[[2]string]string                         // (org, id) -> digest
+	evidence map[[3]string]map[string]capability.Evidence // (org, subject, capability) -> ref -> evidence
+}
+
+// RecordClaim implements capability.ClaimStore.
+func (s *GraphStore) RecordClaim(ctx context.Context, org, id, digest string) error {
+	if err := graphCtxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.extra.claims == nil {
+		s.extra.claims = map[[2]string]string{}
+	}
+	k := [2]string{org, id}
+	if _, ok := s.extra.claims[k]; ok {
+		return errs.Errorf(errs.ErrConflict, "claim %q of org %q is already recorded", id, org)
+	}
+	s.extra.claims[k] = digest
+	return nil
+}
+
+// AddEvidence implements capability.EvidenceStore.
+func (s *GraphStore) AddEvidence(ctx context.Context, org, subject, capabilityID string, ev capability.Evidence) error {
+	if err := graphCtxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.extra.evidence == nil {
+		s.extra.evidence = map[[3]string]map[string]capability.Evidence{}
+	}
+	k := [3]string{org, subject, capabilityID}
+	if s.extra.evidence[k] == nil {
+		s.extra.evidence[k] = map[string]capability.Evidence{}
+	}
+	if _, ok := s.extra.evidence[k][ev.Ref]; !ok {
+		s.extra.evidence[k][ev.Ref] = ev
+	}
+	return nil
+}
+
+// Evidence implements capability.EvidenceStore.
+func (s *GraphStore) Evidence(ctx context.Context, org, subject, capabilityID string) ([]capability.Evidence, error) {
+	if err := graphCtxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	m := s.extra.evidence[[3]string{org, subject, capabilityID}]
+	out := make([]capability.Evidence, 0, len(m))
+	for _, ev := range m {
+		out = append(out, ev)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b capability.Evidence) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Ref, b.Ref))
+	})
+	return out, nil
 }

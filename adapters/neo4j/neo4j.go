@@ -99,6 +99,10 @@ func relType(k capability.EdgeKind) (string, error) {
 		return "MEMBER_OF", nil
 	case capability.Delegates:
 		return "DELEGATES", nil
+	case capability.HasRole:
+		return "HAS_ROLE", nil
+	case capability.Grants:
+		return "GRANTS", nil
 	}
 	return "", errs.Errorf(errs.ErrInvalidArgument, "neo4j: unknown edge kind %q", k)
 }

@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/humanos/human/capability"
+	"github.com/humanos/human/errs"
+)
+
+var (
+	_ capability.ClaimStore    = (*GraphStore)(nil)
+	_ capability.EvidenceStore = (*GraphStore)(nil)
+)
+
+// RecordClaim implements capability.ClaimStore (schema version 3).
+func (s *GraphStore) RecordClaim(ctx context.Context, org, id, digest string) error {
+	return s.d.tx(ctx, org, func(tx txn) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO {S}.capability_claims (org, id, digest) VALUES ($1, $2, $3)
+			ON CONFLICT (org, id) DO NOTHING`, org, id, digest)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errs.Errorf(errs.ErrConflict, "claim %q of org %q is already recorded", id, org)
+		}
+		return nil
+	})
+}
+
+// AddEvidence implements capability.EvidenceStore.
+func (s *GraphStore) AddEvidence(ctx context.Context, org, subject, capabilityID string, ev capability.Evidence) error {
+	return s.d.tx(ctx, org, func(tx txn) error {
+		_, err := tx.Exec(ctx, `INSERT INTO {S}.capability_evidence (org, subject, capability, ref, kind, task, at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org, subject, capability, ref) DO NOTHING`,
+			org, subject, capabilityID, ev.Ref, ev.Kind, ev.Task, ev.At.UTC().Format(evidenceTime))
+		return err
+	})
+}
+
+// Evidence implements capability.EvidenceStore.
+func (s *GraphStore) Evidence(ctx context.Context, org, subject, capabilityID string) ([]capability.Evidence, error) {
+	out := []capability.Evidence{}
+	err := s.d.read(ctx, org, `SELECT ref, kind, task, at FROM {S}.capability_evidence
+		WHERE org = $1 AND subject = $2 AND capability = $3 ORDER BY at, ref`, []any{org, subject, capabilityID},
+		func(r pgx.Rows) error {
+			var ev capability.Evidence
+			var at string
+			if err := r.Scan(&ev.Ref, &ev.Kind, &ev.Task, &at); err != nil {
+				return err
+			}
+			t, err := time.Parse(time.RFC3339Nano, at)
+			if err != nil {
+				return errs.Errorf(errs.ErrUnavailable, "postgres graph store: evidence %q: bad time %q: %v", ev.Ref, at, err)
+			}
+			ev.At = t
+			out = append(out, ev)
+			return nil
+		})
+	return out, err
+}
+
+// evidenceTime is RFC 3339 with nine fraction digits, always: fixed width,
+// so ORDER BY on the text is time order.
+const evidenceTime = "2006-01-02T15:04:05.000000000Z07:00"
