@@ -43,11 +43,18 @@ type Subject struct {
 
 // Statement is an in-toto Statement v1: subjects, a predicate type and the
 // predicate itself (kept as the exact JSON bytes).
+//
+// A statement from NewStatement remembers that its Predicate is
+// encoding/json's output, so attesting it skips re-validating and
+// re-compacting it: to change the predicate of such a statement, assign a
+// new slice; never write into the bytes of Predicate.
 type Statement struct {
 	Type          string          `json:"_type"`
 	Subject       []Subject       `json:"subject"`
 	PredicateType string          `json:"predicateType"`
 	Predicate     json.RawMessage `json:"predicate"`
+
+	enc []byte // Predicate as NewStatement encoded it (see encoded)
 }
 
 // SubjectFor names content by its SHA-256 digest, so the ledger records
@@ -64,7 +71,7 @@ func NewStatement(predicateType string, predicate any, subjects ...Subject) (*St
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "statement: predicate of type %q does not encode as JSON: %v", predicateType, err)
 	}
-	st := &Statement{Type: StatementType, Subject: subjects, PredicateType: predicateType, Predicate: raw}
+	st := &Statement{Type: StatementType, Subject: subjects, PredicateType: predicateType, Predicate: raw, enc: raw}
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
@@ -136,7 +143,7 @@ func sealStatement(st *Statement, signer passport.Signer) ([]byte, error) {
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(st)
+	payload, err := appendStatement(make([]byte, 0, 256+len(st.Predicate)), st)
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "attest: statement of type %q: %v", st.PredicateType, err)
 	}

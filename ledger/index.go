@@ -38,32 +38,23 @@ type Fields struct {
 // IndexFields extracts the query fields of a statement. Predicates of
 // other shapes than HUMAN's still index by kind and subjects, and by any of
 // the field names above they use.
-func IndexFields(st *Statement) *Fields {
+func IndexFields(st *Statement) *Fields { return indexFields(st, false) }
+
+// indexFields is IndexFields; valid says st.Predicate is known to be valid
+// JSON (the ledger encoded or decoded it), which spares re-checking it.
+func indexFields(st *Statement, valid bool) *Fields {
 	f := &Fields{Kind: st.PredicateType}
+	f.Subjects = make([]string, 0, 2*len(st.Subject)+5)
+	f.Actors = make([]string, 0, 8)
 	for _, s := range st.Subject {
 		f.Subjects = append(f.Subjects, s.Name)
 		for alg, v := range s.Digest {
 			f.Subjects = append(f.Subjects, alg+":"+v)
 		}
 	}
-	var p struct {
-		Org       string          `json:"org"`
-		Actor     string          `json:"actor"`
-		Agent     string          `json:"agent"`
-		Requester string          `json:"requester"`
-		Approver  string          `json:"approver"`
-		Signer    string          `json:"signer"`
-		Action    string          `json:"action"`
-		Change    string          `json:"change"`
-		Kind      string          `json:"kind"`
-		Resource  string          `json:"resource"`
-		Task      string          `json:"task"`
-		To        string          `json:"to"`
-		Time      json.RawMessage `json:"time"`
-		Event     json.RawMessage `json:"event"`
-	}
+	var p predicateFields
 	// A field of an unexpected type is skipped; the rest still index.
-	_ = json.Unmarshal(st.Predicate, &p)
+	decodePredicate(st.Predicate, &p, valid)
 	f.Org = p.Org
 	f.Actors = append(f.Actors, p.Actor, p.Agent, p.Requester, p.Approver, p.Signer)
 	f.Subjects = append(f.Subjects, p.Resource, p.Task, p.To)
@@ -75,9 +66,10 @@ func IndexFields(st *Statement) *Fields {
 	default:
 		f.Action = p.Kind
 	}
-	var t time.Time
-	if len(p.Time) > 0 && json.Unmarshal(p.Time, &t) == nil {
-		f.Time = t.UTC()
+	if len(p.Time) > 0 {
+		if t, ok := predicateTime(p.Time); ok {
+			f.Time = t.UTC()
+		}
 	}
 	if len(p.Event) > 0 && p.Event[0] == '{' {
 		indexEvent(f, p.Event)

@@ -265,9 +265,10 @@ func (l *Log) Attest(ctx context.Context, st *Statement) (*Pending, error) {
 	}
 	var fields *Fields
 	if l.index != nil {
-		fields = IndexFields(st)
+		fields = indexFields(st, true)
 	}
-	// entry is fresh: queue it without Submit's copy.
+	// sealStatement validated st.Predicate. entry is fresh: queue it
+	// without Submit's copy.
 	return l.enqueue(ctx, &Pending{entry: entry, fields: fields, done: make(chan struct{})})
 }
 
@@ -292,7 +293,7 @@ func (l *Log) Submit(ctx context.Context, entry []byte) (*Pending, error) {
 	}
 	if l.index != nil {
 		if _, st, err := ParseAttestation(p.entry); err == nil {
-			p.fields = IndexFields(st)
+			p.fields = indexFields(st, true)
 		}
 	}
 	return l.enqueue(ctx, p)

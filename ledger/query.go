@@ -153,7 +153,7 @@ func (l *Log) checkFound(ctx context.Context, fd Found, f *Filter, key passport.
 	if err := env.VerifiedBy(key); err != nil {
 		return nil, errs.Errorf(errs.ErrUnauthenticated, "ledger %q: query: entry %d is not signed by the log's key: %v", l.org, fd.Index, err)
 	}
-	fields := IndexFields(st)
+	fields := indexFields(st, true)
 	if !f.Match(fields) {
 		return nil, errs.Errorf(errs.ErrUnauthenticated, "ledger %q: query: store returned entry %d, which does not match the query", l.org, fd.Index)
 	}
@@ -188,7 +188,7 @@ func (l *Log) scan(ctx context.Context, f *Filter, from, size uint64, limit int)
 		}
 		for i, e := range entries {
 			_, st, err := ParseAttestation(e)
-			if err != nil || !f.Match(IndexFields(st)) {
+			if err != nil || !f.Match(indexFields(st, true)) {
 				continue
 			}
 			out = append(out, Found{Index: start + uint64(i), Entry: e})

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,7 +22,7 @@ import (
 // appending to one log produce one linear log.
 type LedgerStore struct{ d *DB }
 
-var _ ledger.Store = (*LedgerStore)(nil)
+var _ ledger.IndexStore = (*LedgerStore)(nil)
 
 // NewLedgerStore returns the ledger store over d.
 func NewLedgerStore(d *DB) *LedgerStore { return &LedgerStore{d: d} }
@@ -40,6 +44,12 @@ func ledgerBytes(b []byte) []byte {
 
 // Append implements ledger.Store.
 func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entries [][]byte, nodes []ledger.Node, checkpoint []byte) error {
+	return s.AppendIndexed(ctx, log, size, entries, make([]*ledger.Fields, len(entries)), nodes, checkpoint)
+}
+
+// AppendIndexed implements ledger.IndexStore: the index and term rows go
+// in the same transaction as the entries.
+func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64, entries [][]byte, fields []*ledger.Fields, nodes []ledger.Node, checkpoint []byte) error {
 	if err := ctx.Err(); err != nil {
 		return errs.Errorf(errs.ErrUnavailable, "postgres ledger: %w", err)
 	}
@@ -48,6 +58,9 @@ func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entri
 	}
 	if len(entries) == 0 {
 		return errs.Errorf(errs.ErrInvalidArgument, "postgres ledger %q: append of no entries", log)
+	}
+	if len(fields) != len(entries) {
+		return errs.Errorf(errs.ErrInvalidArgument, "postgres ledger %q: %d fields for %d entries", log, len(fields), len(entries))
 	}
 	start, err := ledgerIndex("size", size)
 	if err != nil {
@@ -94,6 +107,12 @@ func (s *LedgerStore) Append(ctx context.Context, log string, size uint64, entri
 		if len(nodes) > 0 {
 			qs = append(qs, `INSERT INTO {S}.ledger_nodes (org, level, idx, hash) SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS t(l, i, h)`)
 			args = append(args, []any{log, levels, nidx, hashes})
+		}
+		if ix := ledgerIndexRows(start, fields); ix.n > 0 {
+			qs = append(qs, `INSERT INTO {S}.ledger_index (org, idx, time, kind, pred_org, action)
+				SELECT $1, i, t, k, o, a FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS x(i, t, k, o, a)`,
+				`INSERT INTO {S}.ledger_terms (org, term, idx) SELECT $1, t, i FROM unnest($2::text[], $3::bigint[]) AS x(t, i)`)
+			args = append(args, []any{log, ix.idx, ix.time, ix.kind, ix.org, ix.action}, []any{log, ix.terms, ix.termIdx})
 		}
 		qs = append(qs, `INSERT INTO {S}.ledger_heads (org, size, checkpoint) VALUES ($1, $2, $3)
 			ON CONFLICT (org) DO UPDATE SET size = excluded.size, checkpoint = excluded.checkpoint`)
@@ -207,6 +226,168 @@ func (s *LedgerStore) Nodes(ctx context.Context, log string, ids []ledger.NodeID
 			return nil, errs.Errorf(errs.ErrNotFound, "postgres ledger %q: no node (%d, %d)", log, id.Level, id.Index)
 		}
 		out[i] = ledgerBytes(h)
+	}
+	return out, nil
+}
+
+// ledgerTerm prefixes of ledger_terms.term ('=' never occurs in a prefix,
+// so values cannot collide across fields), as in SQLite.
+const (
+	ledgerTermKind    = "kind="
+	ledgerTermAction  = "action="
+	ledgerTermActor   = "actor="
+	ledgerTermSubject = "subject="
+)
+
+// ledgerTime is a time as stored in ledger_index.time: Unix nanoseconds
+// (clamped to int64), NULL for the zero time.
+func ledgerTime(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	var v int64
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		v = math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		v = math.MaxInt64
+	default:
+		v = t.UnixNano()
+	}
+	return &v
+}
+
+// ledgerIndexBatch is the index and term rows of a batch, as columns for
+// unnest.
+type ledgerIndexBatch struct {
+	n                 int
+	idx               []int64
+	time              []*int64
+	kind, org, action []string
+	terms             []string
+	termIdx           []int64
+}
+
+// ledgerIndexRows lays out the index rows of the entries from index start
+// on; a nil fields[i] is not indexed.
+func ledgerIndexRows(start int64, fields []*ledger.Fields) ledgerIndexBatch {
+	var b ledgerIndexBatch
+	term := func(idx int64, t string) {
+		b.terms = append(b.terms, t)
+		b.termIdx = append(b.termIdx, idx)
+	}
+	for i, f := range fields {
+		if f == nil {
+			continue
+		}
+		idx := start + int64(i)
+		b.n++
+		b.idx = append(b.idx, idx)
+		b.time = append(b.time, ledgerTime(f.Time))
+		b.kind = append(b.kind, f.Kind)
+		b.org = append(b.org, f.Org)
+		b.action = append(b.action, f.Action)
+		term(idx, ledgerTermKind+f.Kind)
+		if f.Action != "" {
+			term(idx, ledgerTermAction+f.Action)
+		}
+		// Fields come deduplicated from the ledger; dedupe again so a
+		// caller's repeat cannot break the primary key.
+		for _, a := range ledgerDistinct(f.Actors) {
+			term(idx, ledgerTermActor+a)
+		}
+		for _, sub := range ledgerDistinct(f.Subjects) {
+			term(idx, ledgerTermSubject+sub)
+		}
+	}
+	return b
+}
+
+// ledgerDistinct returns the non-empty values of s, each once, in order.
+func ledgerDistinct(s []string) []string {
+	out := s[:0:0]
+	for i, v := range s {
+		if v != "" && !slices.Contains(s[:i], v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Find implements ledger.IndexStore. With a kind, action, actor or
+// subject in the filter it walks that term's rows (subject, then actor,
+// action, kind: the most selective first) in index order on the terms'
+// primary key and checks the others; otherwise it walks the index rows.
+// Either way it reads only index rows at or after from, never the log.
+func (s *LedgerStore) Find(ctx context.Context, log string, f *ledger.Filter, from uint64, limit int) ([]ledger.Found, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, errs.Errorf(errs.ErrUnavailable, "postgres ledger: %w", err)
+	}
+	if f == nil || limit < 1 {
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "postgres ledger %q: find needs a filter and a limit >= 1", log)
+	}
+	out := []ledger.Found{}
+	if from > math.MaxInt64 {
+		return out, nil
+	}
+	var terms []string
+	if f.Subject != "" {
+		terms = append(terms, ledgerTermSubject+f.Subject)
+	}
+	if f.Actor != "" {
+		terms = append(terms, ledgerTermActor+f.Actor)
+	}
+	if f.Action != "" {
+		terms = append(terms, ledgerTermAction+f.Action)
+	}
+	if f.Kind != "" {
+		terms = append(terms, ledgerTermKind+f.Kind)
+	}
+	var q strings.Builder
+	args := []any{log, int64(from)}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(terms) > 0 {
+		q.WriteString(`SELECT t0.idx, e.entry FROM {S}.ledger_terms t0
+			JOIN {S}.ledger_index i ON i.org = t0.org AND i.idx = t0.idx
+			JOIN {S}.ledger_entries e ON e.org = t0.org AND e.idx = t0.idx
+			WHERE t0.org = $1 AND t0.idx >= $2 AND t0.term = ` + arg(terms[0]))
+		for _, t := range terms[1:] {
+			q.WriteString(` AND EXISTS (SELECT 1 FROM {S}.ledger_terms t WHERE t.org = t0.org AND t.term = ` + arg(t) + ` AND t.idx = t0.idx)`)
+		}
+	} else {
+		q.WriteString(`SELECT i.idx, e.entry FROM {S}.ledger_index i
+			JOIN {S}.ledger_entries e ON e.org = i.org AND e.idx = i.idx
+			WHERE i.org = $1 AND i.idx >= $2`)
+	}
+	if f.Org != "" {
+		q.WriteString(` AND i.pred_org = ` + arg(f.Org))
+	}
+	if !f.Since.IsZero() {
+		q.WriteString(` AND i.time >= ` + arg(ledgerTime(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		q.WriteString(` AND i.time < ` + arg(ledgerTime(f.Until)))
+	}
+	if len(terms) > 0 {
+		q.WriteString(` ORDER BY t0.idx`)
+	} else {
+		q.WriteString(` ORDER BY i.idx`)
+	}
+	q.WriteString(` LIMIT ` + arg(int64(limit)))
+	err := s.d.readWith(ctx, setupCustomPlan, log, q.String(), args, func(r pgx.Rows) error {
+		var idx int64
+		var e []byte
+		if err := r.Scan(&idx, &e); err != nil {
+			return err
+		}
+		out = append(out, ledger.Found{Index: uint64(idx), Entry: ledgerBytes(e)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -142,44 +142,37 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 	}
 	return s.db.tx(ctx, func(tx *sql.Tx) error {
 		var cur int64
-		err := tx.QueryRowContext(ctx, `SELECT size FROM ledger_heads WHERE log = ?`, log).Scan(&cur)
+		err := s.db.txQueryRow(ctx, tx, `SELECT size FROM ledger_heads WHERE log = ?`, log).Scan(&cur)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if cur != start {
 			return errs.Errorf(errs.ErrConflict, "sqlite ledger %q: append at size %d, log has %d entries", log, size, cur)
 		}
-		// Multi-row INSERTs: one statement per ledgerRows rows instead of
-		// one per row, the main cost of a group commit.
-		args := make([]any, 0, 4*ledgerRows)
-		for lo := 0; lo < len(entries); lo += ledgerRows {
-			part := entries[lo:min(lo+ledgerRows, len(entries))]
-			args = args[:0]
-			for i, e := range part {
-				args = append(args, log, start+int64(lo+i), ledgerBlob(e))
-			}
-			if _, err := tx.ExecContext(ctx, ledgerInsert("ledger_entries (log, idx, entry)", 3, len(part)), args...); err != nil {
-				return err
-			}
+		// Multi-row INSERTs: a few statements per table instead of one per
+		// row, the main cost of a group commit.
+		args := make([]any, 0, 3*len(entries))
+		for i, e := range entries {
+			args = append(args, log, start+int64(i), ledgerBlob(e))
 		}
-		for lo := 0; lo < len(nodes); lo += ledgerRows {
-			part := nodes[lo:min(lo+ledgerRows, len(nodes))]
-			args = args[:0]
-			for _, n := range part {
-				idx, err := ledgerIndex("node index", n.ID.Index)
-				if err != nil {
-					return err
-				}
-				args = append(args, log, int64(n.ID.Level), idx, ledgerBlob(n.Hash))
-			}
-			if _, err := tx.ExecContext(ctx, ledgerInsert("ledger_nodes (log, level, idx, hash)", 4, len(part)), args...); err != nil {
-				return err
-			}
-		}
-		if err := ledgerWriteIndex(ctx, tx, log, start, fields); err != nil {
+		if err := ledgerExecRows(ctx, s.db, tx, "ledger_entries (log, idx, entry)", 3, args); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO ledger_heads (log, size, checkpoint) VALUES (?, ?, ?)
+		args = make([]any, 0, 4*len(nodes))
+		for _, n := range nodes {
+			idx, err := ledgerIndex("node index", n.ID.Index)
+			if err != nil {
+				return err
+			}
+			args = append(args, log, int64(n.ID.Level), idx, ledgerBlob(n.Hash))
+		}
+		if err := ledgerExecRows(ctx, s.db, tx, "ledger_nodes (log, level, idx, hash)", 4, args); err != nil {
+			return err
+		}
+		if err := ledgerWriteIndex(ctx, s.db, tx, log, start, fields); err != nil {
+			return err
+		}
+		_, err = s.db.txExec(ctx, tx, `INSERT INTO ledger_heads (log, size, checkpoint) VALUES (?, ?, ?)
 			ON CONFLICT (log) DO UPDATE SET size = excluded.size, checkpoint = excluded.checkpoint`,
 			log, newSize, ledgerBlob(checkpoint))
 		return err
@@ -334,70 +327,49 @@ func ledgerTime(t time.Time) any {
 
 // ledgerWriteIndex writes the index and term rows of the entries from
 // index start on, with multi-row INSERTs.
-func ledgerWriteIndex(ctx context.Context, tx *sql.Tx, log string, start int64, fields []*ledger.Fields) error {
+func ledgerWriteIndex(ctx context.Context, d *DB, tx *sql.Tx, log string, start int64, fields []*ledger.Fields) error {
 	var rows, terms []any
-	nrows, nterms := 0, 0
-	flushTerms := func() error {
-		if nterms == 0 {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, ledgerInsert("ledger_terms (log, term, idx)", 3, nterms), terms...)
-		terms, nterms = terms[:0], 0
-		return err
-	}
-	flushRows := func() error {
-		if nrows == 0 {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, ledgerInsert("ledger_index (log, idx, time, kind, org, action)", 6, nrows), rows...)
-		rows, nrows = rows[:0], 0
-		return err
-	}
-	addTerm := func(idx int64, term string) error {
-		terms = append(terms, log, term, idx)
-		nterms++
-		if nterms == ledgerRows {
-			return flushTerms()
-		}
-		return nil
-	}
 	for i, f := range fields {
 		if f == nil {
 			continue
 		}
 		idx := start + int64(i)
 		rows = append(rows, log, idx, ledgerTime(f.Time), f.Kind, f.Org, f.Action)
-		nrows++
-		if nrows == ledgerRows {
-			if err := flushRows(); err != nil {
-				return err
-			}
-		}
-		if err := addTerm(idx, ledgerTermKind+f.Kind); err != nil {
-			return err
-		}
+		terms = append(terms, log, ledgerTermKind+f.Kind, idx)
 		if f.Action != "" {
-			if err := addTerm(idx, ledgerTermAction+f.Action); err != nil {
-				return err
-			}
+			terms = append(terms, log, ledgerTermAction+f.Action, idx)
 		}
 		// Fields come deduplicated from the ledger; dedupe again so a
 		// caller's repeat cannot break the primary key.
 		for _, a := range ledgerDistinct(f.Actors) {
-			if err := addTerm(idx, ledgerTermActor+a); err != nil {
-				return err
-			}
+			terms = append(terms, log, ledgerTermActor+a, idx)
 		}
 		for _, sub := range ledgerDistinct(f.Subjects) {
-			if err := addTerm(idx, ledgerTermSubject+sub); err != nil {
-				return err
-			}
+			terms = append(terms, log, ledgerTermSubject+sub, idx)
 		}
 	}
-	if err := flushRows(); err != nil {
+	if err := ledgerExecRows(ctx, d, tx, "ledger_index (log, idx, time, kind, org, action)", 6, rows); err != nil {
 		return err
 	}
-	return flushTerms()
+	return ledgerExecRows(ctx, d, tx, "ledger_terms (log, term, idx)", 3, terms)
+}
+
+// ledgerExecRows inserts the rows whose values are args (cols per row)
+// into table, in statements of 256, 128, ..., 2 or 1 rows: at most nine
+// statement shapes per table, so that all of them stay prepared in the
+// DB's statement cache whatever the batch sizes (statements of every row
+// count would overflow it and be parsed anew on every use).
+func ledgerExecRows(ctx context.Context, d *DB, tx *sql.Tx, table string, cols int, args []any) error {
+	n := len(args) / cols
+	for chunk := ledgerRows; n > 0; chunk /= 2 {
+		for n >= chunk {
+			if _, err := d.txExec(ctx, tx, ledgerInsert(table, cols, chunk), args[:chunk*cols]...); err != nil {
+				return err
+			}
+			args, n = args[chunk*cols:], n-chunk
+		}
+	}
+	return nil
 }
 
 // ledgerDistinct returns the non-empty values of s, each once, in order.

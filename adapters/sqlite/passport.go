@@ -176,7 +176,7 @@ func (s *PassportStore) Generation(ctx context.Context, org string) (uint64, err
 		return 0, err
 	}
 	var gen int64
-	err := s.d.db.QueryRowContext(ctx, `SELECT gen FROM passport_generations WHERE org = ?`, org).Scan(&gen)
+	err := s.d.queryRow(ctx, `SELECT gen FROM passport_generations WHERE org = ?`, org).Scan(&gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/humanos/human/errs"
 	sqlite3 "modernc.org/sqlite"
@@ -26,8 +27,9 @@ import (
 
 // DB is an open SQLite database shared by the stores of this package.
 type DB struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	stmts stmtCache // prepared statements of the hot paths (stmtcache.go)
 }
 
 // Open opens (creating if needed) the database file at path and applies the
@@ -49,6 +51,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	if path == ":memory:" {
 		db.SetMaxOpenConns(1)
+	} else {
+		// Keep connections for concurrent readers instead of database/sql's
+		// default of 2 idle: opening one (and its pragmas) cost more than the
+		// queries under a server's load (stmtcache.go keeps their statements).
+		db.SetMaxIdleConns(32)
+		db.SetConnMaxIdleTime(2 * time.Minute)
 	}
 	d := &DB{db: db, path: path}
 	if err := d.migrate(ctx); err != nil {
