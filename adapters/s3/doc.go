@@ -29,11 +29,14 @@
 // # Layout and concurrency
 //
 // Policy versions are immutable objects written with If-None-Match: *;
-// the active version is a small pointer object replaced with If-Match
-// (compare-and-swap). The ledger's commit point is one immutable batch
+// the active version is the highest of a chain of create-only activation
+// records (compare-and-swap by racing for the next key; If-Match on a
+// mutable pointer proved non-atomic on an S3-compatible server under
+// concurrent writers, If-None-Match did not). The ledger's commit point is one immutable batch
 // object per Append, created with If-None-Match: * at the log's current
 // end; entry and node objects are written from it and a head hint is
-// advanced with If-Match. Two writers can therefore never fork a log: see
+// advanced with If-Match (a hint only: readers verify from the batches).
+// Two writers can therefore never fork a log: see
 // [LedgerStore]. Object keys escape org and log names, so names never
 // collide or escape their prefix.
 //

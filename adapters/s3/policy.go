@@ -17,7 +17,7 @@ import (
 // PolicyStore keeps each org's policy versions as immutable objects
 //
 //	PREFIX policy/ORG/v/NNNNNNNNNN   (the document, written with If-None-Match: *)
-//	PREFIX policy/ORG/active         (the active version number, CAS with If-Match)
+//	PREFIX policy/ORG/act/NNNNNNNNNN (activation records; see SetActive)
 //
 // so two processes publishing or activating at once never overwrite each
 // other: S3's conditional writes are the compare-and-swap.
@@ -34,8 +34,6 @@ const versionWidth = 10
 func policyVersionKey(org string, n int) string {
 	return fmt.Sprintf("policy/%s/v/%0*d", segment(org), versionWidth, n)
 }
-
-func policyActiveKey(org string) string { return "policy/" + segment(org) + "/active" }
 
 func policyCheck(ctx context.Context, what, org string, n int, checkN bool) error {
 	if err := ctxErr(ctx, what); err != nil {
@@ -95,9 +93,17 @@ func (s *PolicyStore) Latest(ctx context.Context, org string) (int, error) {
 	return latest, nil
 }
 
-// SetActive implements [policy.Store] with a conditional write of the
-// active pointer: If-None-Match: * when none is active, else If-Match on
-// the ETag of the pointer whose content was checked against expected.
+// SetActive implements [policy.Store]. The active version is a chain of
+// immutable activation records
+//
+//	PREFIX policy/ORG/act/NNNNNNNNNN   (version number; written with If-None-Match: *)
+//
+// and the active version is the one in the highest record. Activating
+// writes record k+1 after checking that record k holds expected: two
+// writers that both read record k race for the same key k+1 and exactly one
+// create succeeds. Create-only writes are the conditional write every S3
+// implementation makes atomic (If-Match on a mutable pointer is not atomic
+// on some S3-compatible servers), so this is a true compare-and-swap.
 func (s *PolicyStore) SetActive(ctx context.Context, org string, n, expected int) error {
 	if err := policyCheck(ctx, "policy set active", org, n, true); err != nil {
 		return err
@@ -112,39 +118,53 @@ func (s *PolicyStore) SetActive(ctx context.Context, org string, n, expected int
 	if !ok {
 		return errs.Errorf(errs.ErrNotFound, "s3: policy version %d of %q does not exist", n, org)
 	}
-	cur, etag, err := s.active(ctx, org)
+	seq, cur, err := s.active(ctx, org)
 	if err != nil {
 		return err
 	}
 	if cur != expected {
 		return errs.Errorf(errs.ErrConflict, "s3: active policy of %q is %d, not %d", org, cur, expected)
 	}
-	body := []byte(strconv.Itoa(n))
-	if etag == "" {
-		err = s.b.put(ctx, policyActiveKey(org), body, putCreate, "")
-	} else {
-		err = s.b.put(ctx, policyActiveKey(org), body, putReplace, etag)
-	}
+	err = s.b.put(ctx, policyActivationKey(org, seq+1), []byte(strconv.Itoa(n)), putCreate, "")
 	if errors.Is(err, errs.ErrConflict) {
 		return errs.Errorf(errs.ErrConflict, "s3: active policy of %q changed concurrently", org)
 	}
 	return err
 }
 
-// active reads the active pointer: (0, "", nil) when there is none.
-func (s *PolicyStore) active(ctx context.Context, org string) (int, string, error) {
-	o, err := s.b.get(ctx, policyActiveKey(org))
-	if errors.Is(err, errs.ErrNotFound) {
-		return 0, "", nil
+func policyActivationKey(org string, seq int) string {
+	return fmt.Sprintf("policy/%s/act/%0*d", segment(org), versionWidth, seq)
+}
+
+// active finds the highest activation record: (0, 0, nil) when there is
+// none. It lists the org's activation keys, which sort numerically.
+func (s *PolicyStore) active(ctx context.Context, org string) (seq, n int, err error) {
+	prefix := s.b.prefix + "policy/" + segment(org) + "/act/"
+	p := awss3.NewListObjectsV2Paginator(s.b.client, &awss3.ListObjectsV2Input{Bucket: &s.b.bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, 0, mapError(ctx, "policy active", err)
+		}
+		for _, o := range page.Contents {
+			k, err := strconv.Atoi(strings.TrimPrefix(aws.ToString(o.Key), prefix))
+			if err == nil && k > seq {
+				seq = k
+			}
+		}
 	}
+	if seq == 0 {
+		return 0, 0, nil
+	}
+	o, err := s.b.get(ctx, policyActivationKey(org, seq))
 	if err != nil {
-		return 0, "", err
+		return 0, 0, err
 	}
 	n, perr := strconv.Atoi(string(o.body))
 	if perr != nil || n < 1 {
-		return 0, "", errs.Errorf(errs.ErrFailedPrecondition, "s3: active pointer of %q holds %q", org, o.body)
+		return 0, 0, errs.Errorf(errs.ErrFailedPrecondition, "s3: activation record %d of %q holds %q", seq, org, o.body)
 	}
-	return n, o.etag, nil
+	return seq, n, nil
 }
 
 // Active implements [policy.Store].
@@ -152,7 +172,7 @@ func (s *PolicyStore) Active(ctx context.Context, org string) (int, []byte, erro
 	if err := policyCheck(ctx, "policy active", org, 0, false); err != nil {
 		return 0, nil, err
 	}
-	n, _, err := s.active(ctx, org)
+	_, n, err := s.active(ctx, org)
 	if err != nil {
 		return 0, nil, err
 	}
