@@ -62,23 +62,27 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		return nil, coded(wire.CodeBadSignature, errs.ErrUnauthenticated, "Content-Digest does not match the body")
 	}
 	p := &principal{keyID: sg.KeyID, org: sg.Org, role: sg.Kind}
-	badKey := coded(wire.CodeBadSignature, errs.ErrUnauthenticated, "signature does not verify with a key of %s", sg.KeyID)
+	// Built only on refusal: formatting it for every request cost more than
+	// the checks around it.
+	badKey := func() error {
+		return coded(wire.CodeBadSignature, errs.ErrUnauthenticated, "signature does not verify with a key of %s", sg.KeyID)
+	}
 	switch sg.Kind {
 	case wire.KeyAdmin:
 		key, err := passport.ParsePublicKey(sg.Subject)
 		if err != nil {
-			return nil, badKey
+			return nil, badKey()
 		}
 		if !enrolling && !s.isAdmin(sg.Org, key) {
-			return nil, badKey
+			return nil, badKey()
 		}
 		if key.Verify(sg.Base, sg.Signature) != nil {
-			return nil, badKey
+			return nil, badKey()
 		}
 		p.kind = passport.KindOrg
 	case wire.KeyPassport:
 		if enrolling || !s.known(sg.Org) || s.node != nil {
-			return nil, badKey
+			return nil, badKey()
 		}
 		c, err := s.client(ctx, sg.Org)
 		if err != nil {
@@ -89,7 +93,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		case errs.Kind(err) == errs.ErrUnavailable:
 			return nil, err
 		case err != nil, pp.Revoked:
-			return nil, badKey
+			return nil, badKey()
 		}
 		ok := false
 		for _, k := range pp.Keys {
@@ -99,7 +103,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 			}
 		}
 		if !ok {
-			return nil, badKey
+			return nil, badKey()
 		}
 		p.did, p.kind = pp.DID, pp.Kind
 	}

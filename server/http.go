@@ -18,6 +18,7 @@ import (
 	"github.com/humanos/human/internal/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // How a route authenticates.
@@ -80,10 +81,18 @@ func (s *Server) Handler() http.Handler {
 		ctx := context.WithValue(r.Context(), ridKey{}, rid)
 		r = r.WithContext(ctx)
 		info := &reqInfo{route: "unmatched"}
+		var span trace.Span
+		if s.cfg.TracerProvider != nil { // otel.go
+			ctx, span = s.startSpan(ctx, r)
+			r = r.WithContext(ctx)
+		}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 		s.metrics.inflight.Inc()
 		defer func() {
 			s.metrics.inflight.Dec()
+			if span != nil {
+				defer func() { endSpan(span, r.Method, info, rw.status) }()
+			}
 			if v := recover(); v != nil {
 				s.log.Error("panic in handler", "request_id", rid, "panic", v)
 				if !rw.wrote {

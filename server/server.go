@@ -33,6 +33,7 @@ import (
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/passport"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures a Server. The zero value serves the embedded SQLite
@@ -71,6 +72,11 @@ type Config struct {
 	// that serves only the ledger-store protocol over Library.Ledger (else
 	// Library.Store) to the org admins in Admins and enrolled ones.
 	Role string
+	// TracerProvider, when set, receives a span per request (OpenTelemetry;
+	// the W3C traceparent of the request is honoured). Nil: no tracing,
+	// at no cost. `human serve` sets an OTLP exporter when
+	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the HUMAN REST server. It is safe for concurrent use.

@@ -89,8 +89,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	lib := *cfg
 	lib.ExpiryInterval = *expiry
+	tp, stopTracing, err := serveTracing(ctx) // otel.go: OTLP only when configured
+	if err != nil {
+		logger.Error("tracing: OTLP exporter", "err", err)
+		return exitCheck
+	}
 	srv, err := server.New(ctx, server.Config{Library: lib, Admins: adminKeys, OpenEnrollment: *openEnroll,
-		Rate: *rate, Burst: *burst, Concurrency: *conc, Logger: logger, Role: *role,
+		Rate: *rate, Burst: *burst, Concurrency: *conc, Logger: logger, Role: *role, TracerProvider: tp,
 		App: server.AppConfig{RPID: *appRPID, Origins: splitList(*appOrigins), OpenRegistration: *appOpen}})
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
@@ -123,6 +128,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer cancel()
 	srv.Drain()
 	code := exitOK
+	defer func() { _ = stopTracing(sctx) }() // flush pending spans last
 	if err := hs.Shutdown(sctx); err != nil {
 		logger.Error("in-flight requests did not finish in time", "err", err)
 		code = exitCheck
