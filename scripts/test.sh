@@ -36,11 +36,12 @@ for svc in scripts/services/*.sh; do
 	done <<<"$env_lines"
 done
 
+# The API checks run first so that go test's results close the log.
+echo "== API checks: helm lint, schemathesis against human serve" >&2
+GO=$GO ./scripts/api-check.sh
 echo "== go vet" >&2
 $GO vet ./...
 echo "== go test" >&2
 $GO test -count=1 ./...
 echo "== go test -race (concurrency-heavy packages)" >&2
 $GO test -count=1 -race -short ./ledger/ ./workforce/ ./passport/ ./policy/ ./capability/ .
-echo "== API checks: helm lint, schemathesis against human serve" >&2
-GO=$GO ./scripts/api-check.sh
