@@ -178,3 +178,60 @@ type IndexStore interface {
 	// errs.ErrInvalidArgument. An unknown log finds nothing.
 	Find(ctx context.Context, log string, f *Filter, from uint64, limit int) ([]Found, error)
 }
+
+// Index terms are how a store with a term table (SQL stores) indexes
+// Fields: one term per searchable value, prefixed by its field. '=' never
+// occurs in a prefix, so values cannot collide across fields. The core
+// defines them once so every such store indexes and searches alike.
+const (
+	TermKind    = "kind="
+	TermAction  = "action="
+	TermActor   = "actor="
+	TermSubject = "subject="
+)
+
+// Terms returns the index terms of x, each once: its kind, its action (if
+// any), each actor and each subject.
+func (x *Fields) Terms() []string {
+	terms := make([]string, 0, 2+len(x.Actors)+len(x.Subjects))
+	add := func(t string) {
+		if !slices.Contains(terms, t) {
+			terms = append(terms, t)
+		}
+	}
+	add(TermKind + x.Kind)
+	if x.Action != "" {
+		add(TermAction + x.Action)
+	}
+	for _, a := range x.Actors {
+		if a != "" {
+			add(TermActor + a)
+		}
+	}
+	for _, s := range x.Subjects {
+		if s != "" {
+			add(TermSubject + s)
+		}
+	}
+	return terms
+}
+
+// Terms returns the index terms f requires, the most selective first
+// (subject, actor, action, kind); a store walks the first and checks the
+// rest. Empty when f names none of them.
+func (f *Filter) Terms() []string {
+	var terms []string
+	if f.Subject != "" {
+		terms = append(terms, TermSubject+f.Subject)
+	}
+	if f.Actor != "" {
+		terms = append(terms, TermActor+f.Actor)
+	}
+	if f.Action != "" {
+		terms = append(terms, TermAction+f.Action)
+	}
+	if f.Kind != "" {
+		terms = append(terms, TermKind+f.Kind)
+	}
+	return terms
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,15 +229,6 @@ func (s *LedgerStore) Nodes(ctx context.Context, log string, ids []ledger.NodeID
 	return out, nil
 }
 
-// ledgerTerm prefixes of ledger_terms.term ('=' never occurs in a prefix,
-// so values cannot collide across fields), as in SQLite.
-const (
-	ledgerTermKind    = "kind="
-	ledgerTermAction  = "action="
-	ledgerTermActor   = "actor="
-	ledgerTermSubject = "subject="
-)
-
 // ledgerTime is a time as stored in ledger_index.time: Unix nanoseconds
 // (clamped to int64), NULL for the zero time.
 func ledgerTime(t time.Time) *int64 {
@@ -287,31 +277,11 @@ func ledgerIndexRows(start int64, fields []*ledger.Fields) ledgerIndexBatch {
 		b.kind = append(b.kind, f.Kind)
 		b.org = append(b.org, f.Org)
 		b.action = append(b.action, f.Action)
-		term(idx, ledgerTermKind+f.Kind)
-		if f.Action != "" {
-			term(idx, ledgerTermAction+f.Action)
-		}
-		// Fields come deduplicated from the ledger; dedupe again so a
-		// caller's repeat cannot break the primary key.
-		for _, a := range ledgerDistinct(f.Actors) {
-			term(idx, ledgerTermActor+a)
-		}
-		for _, sub := range ledgerDistinct(f.Subjects) {
-			term(idx, ledgerTermSubject+sub)
+		for _, t := range f.Terms() {
+			term(idx, t)
 		}
 	}
 	return b
-}
-
-// ledgerDistinct returns the non-empty values of s, each once, in order.
-func ledgerDistinct(s []string) []string {
-	out := s[:0:0]
-	for i, v := range s {
-		if v != "" && !slices.Contains(s[:i], v) {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // Find implements ledger.IndexStore. With a kind, action, actor or
@@ -330,19 +300,7 @@ func (s *LedgerStore) Find(ctx context.Context, log string, f *ledger.Filter, fr
 	if from > math.MaxInt64 {
 		return out, nil
 	}
-	var terms []string
-	if f.Subject != "" {
-		terms = append(terms, ledgerTermSubject+f.Subject)
-	}
-	if f.Actor != "" {
-		terms = append(terms, ledgerTermActor+f.Actor)
-	}
-	if f.Action != "" {
-		terms = append(terms, ledgerTermAction+f.Action)
-	}
-	if f.Kind != "" {
-		terms = append(terms, ledgerTermKind+f.Kind)
-	}
+	terms := f.Terms()
 	var q strings.Builder
 	args := []any{log, int64(from)}
 	arg := func(v any) string {

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -301,15 +300,6 @@ func (s *LedgerStore) Nodes(ctx context.Context, log string, ids []ledger.NodeID
 	return out, nil
 }
 
-// ledgerTerm prefixes of ledger_terms.term ('=' never occurs in a prefix,
-// so values cannot collide across fields).
-const (
-	ledgerTermKind    = "kind="
-	ledgerTermAction  = "action="
-	ledgerTermActor   = "actor="
-	ledgerTermSubject = "subject="
-)
-
 // ledgerTime is a time as stored in ledger_index.time: Unix nanoseconds
 // (clamped to int64), NULL for the zero time.
 func ledgerTime(t time.Time) any {
@@ -335,17 +325,8 @@ func ledgerWriteIndex(ctx context.Context, d *DB, tx *sql.Tx, log string, start 
 		}
 		idx := start + int64(i)
 		rows = append(rows, log, idx, ledgerTime(f.Time), f.Kind, f.Org, f.Action)
-		terms = append(terms, log, ledgerTermKind+f.Kind, idx)
-		if f.Action != "" {
-			terms = append(terms, log, ledgerTermAction+f.Action, idx)
-		}
-		// Fields come deduplicated from the ledger; dedupe again so a
-		// caller's repeat cannot break the primary key.
-		for _, a := range ledgerDistinct(f.Actors) {
-			terms = append(terms, log, ledgerTermActor+a, idx)
-		}
-		for _, sub := range ledgerDistinct(f.Subjects) {
-			terms = append(terms, log, ledgerTermSubject+sub, idx)
+		for _, t := range f.Terms() {
+			terms = append(terms, log, t, idx)
 		}
 	}
 	if err := ledgerExecRows(ctx, d, tx, "ledger_index (log, idx, time, kind, org, action)", 6, rows); err != nil {
@@ -372,17 +353,6 @@ func ledgerExecRows(ctx context.Context, d *DB, tx *sql.Tx, table string, cols i
 	return nil
 }
 
-// ledgerDistinct returns the non-empty values of s, each once, in order.
-func ledgerDistinct(s []string) []string {
-	out := s[:0:0]
-	for i, v := range s {
-		if v != "" && !slices.Contains(s[:i], v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // Find implements ledger.IndexStore. With a kind, action, actor or
 // subject in the filter it walks that term's rows (the most selective
 // first) in index order and checks the others; otherwise it walks the
@@ -398,19 +368,7 @@ func (s *LedgerStore) Find(ctx context.Context, log string, f *ledger.Filter, fr
 	if from > math.MaxInt64 {
 		return out, nil
 	}
-	var terms []string
-	if f.Subject != "" {
-		terms = append(terms, ledgerTermSubject+f.Subject)
-	}
-	if f.Actor != "" {
-		terms = append(terms, ledgerTermActor+f.Actor)
-	}
-	if f.Action != "" {
-		terms = append(terms, ledgerTermAction+f.Action)
-	}
-	if f.Kind != "" {
-		terms = append(terms, ledgerTermKind+f.Kind)
-	}
+	terms := f.Terms()
 	var q strings.Builder
 	var args []any
 	if len(terms) > 0 {
