@@ -1,6 +1,11 @@
 package ledger
 
-import "context"
+import (
+	"context"
+	"math"
+
+	"github.com/humanos/human/errs"
+)
 
 // NodeID names a node of the Merkle tree: Level 0 holds leaf hashes, and
 // the node (Level, Index) covers leaves [Index<<Level, (Index+1)<<Level).
@@ -55,4 +60,23 @@ type Store interface {
 	// Nodes returns the hashes of the named nodes, in the order of ids. If
 	// any of them is missing it returns errs.ErrNotFound naming it.
 	Nodes(ctx context.Context, log string, ids []NodeID) ([][]byte, error)
+}
+
+// CheckAppend validates the arguments of Store.Append and
+// IndexStore.AppendIndexed as every store must (fields may be nil for a
+// plain Append), and returns the first index and the new size as int64,
+// the width SQL stores keep indices in. Every error wraps
+// errs.ErrInvalidArgument.
+func CheckAppend(log string, size uint64, entries [][]byte, fields []*Fields) (start, end int64, err error) {
+	switch {
+	case log == "":
+		return 0, 0, errs.Errorf(errs.ErrInvalidArgument, "ledger store: empty log name")
+	case len(entries) == 0:
+		return 0, 0, errs.Errorf(errs.ErrInvalidArgument, "ledger store %q: append of no entries", log)
+	case fields != nil && len(fields) != len(entries):
+		return 0, 0, errs.Errorf(errs.ErrInvalidArgument, "ledger store %q: %d index fields for %d entries", log, len(fields), len(entries))
+	case size > math.MaxInt64-uint64(len(entries)):
+		return 0, 0, errs.Errorf(errs.ErrInvalidArgument, "ledger store %q: size %d + %d entries overflows", log, size, len(entries))
+	}
+	return int64(size), int64(size) + int64(len(entries)), nil
 }

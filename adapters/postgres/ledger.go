@@ -52,22 +52,12 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 	if err := ctx.Err(); err != nil {
 		return errs.Errorf(errs.ErrUnavailable, "postgres ledger: %w", err)
 	}
-	if log == "" {
-		return errs.Errorf(errs.ErrInvalidArgument, "postgres ledger: empty log name")
+	if fields == nil {
+		fields = make([]*ledger.Fields, len(entries))
 	}
-	if len(entries) == 0 {
-		return errs.Errorf(errs.ErrInvalidArgument, "postgres ledger %q: append of no entries", log)
-	}
-	if len(fields) != len(entries) {
-		return errs.Errorf(errs.ErrInvalidArgument, "postgres ledger %q: %d fields for %d entries", log, len(fields), len(entries))
-	}
-	start, err := ledgerIndex("size", size)
+	start, newSize, err := ledger.CheckAppend(log, size, entries, fields)
 	if err != nil {
 		return err
-	}
-	newSize, err := ledgerIndex("size", size+uint64(len(entries)))
-	if err != nil || newSize < start {
-		return errs.Errorf(errs.ErrInvalidArgument, "postgres ledger %q: size %d + %d entries overflows", log, size, len(entries))
 	}
 	idxs := make([]int64, len(entries))
 	blobs := make([][]byte, len(entries))

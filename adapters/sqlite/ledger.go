@@ -122,20 +122,10 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 	if err := ctx.Err(); err != nil {
 		return errs.Errorf(errs.ErrUnavailable, "sqlite ledger: %w", err)
 	}
-	if log == "" {
-		return errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger: empty log name")
+	if fields == nil {
+		fields = make([]*ledger.Fields, len(entries))
 	}
-	if len(entries) == 0 {
-		return errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: append of no entries", log)
-	}
-	if len(fields) != len(entries) {
-		return errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: %d index fields for %d entries", log, len(fields), len(entries))
-	}
-	start, err := ledgerIndex("size", size)
-	if err != nil {
-		return err
-	}
-	newSize, err := ledgerIndex("size", size+uint64(len(entries)))
+	start, newSize, err := ledger.CheckAppend(log, size, entries, fields)
 	if err != nil {
 		return err
 	}
