@@ -80,3 +80,15 @@ func CheckAppend(log string, size uint64, entries [][]byte, fields []*Fields) (s
 	}
 	return int64(size), int64(size) + int64(len(entries)), nil
 }
+
+// CheckRange validates the arguments of Store.Entries as every store must
+// and returns them as int64. Every error wraps errs.ErrInvalidArgument.
+func CheckRange(log string, start, end uint64) (lo, hi int64, err error) {
+	switch {
+	case start > end:
+		return 0, 0, errs.Errorf(errs.ErrInvalidArgument, "ledger store %q: entries [%d, %d): start after end", log, start, end)
+	case end > math.MaxInt64:
+		return 0, 0, errs.Errorf(errs.ErrInvalidArgument, "ledger store %q: index %d is too large", log, end)
+	}
+	return int64(start), int64(end), nil
+}

@@ -263,3 +263,20 @@ func (l *Library) forget(org string) {
 	delete(l.active, org)
 	l.mu.Unlock()
 }
+
+// CheckStoreArgs validates the arguments every Store method shares, as
+// every store must: a cancelled ctx is errs.ErrUnavailable wrapping
+// ctx.Err(); an empty org, or (with needN) a version below 1, is
+// errs.ErrInvalidArgument.
+func CheckStoreArgs(ctx context.Context, org string, n int, needN bool) error {
+	if err := ctx.Err(); err != nil {
+		return errs.Errorf(errs.ErrUnavailable, "policy store: %w", err)
+	}
+	if org == "" {
+		return errs.Errorf(errs.ErrInvalidArgument, "policy store: empty org")
+	}
+	if needN && n < 1 {
+		return errs.Errorf(errs.ErrInvalidArgument, "policy store: version %d: versions start at 1", n)
+	}
+	return nil
+}

@@ -18,22 +18,9 @@ var _ policy.Store = (*PolicyStore)(nil)
 // NewPolicyStore returns the policy store over d.
 func NewPolicyStore(d *DB) *PolicyStore { return &PolicyStore{d: d} }
 
-func policyCheck(ctx context.Context, org string, n int, needN bool) error {
-	if err := ctx.Err(); err != nil {
-		return errs.Errorf(errs.ErrUnavailable, "postgres policy store: %w", err)
-	}
-	if org == "" {
-		return errs.Errorf(errs.ErrInvalidArgument, "postgres policy store: empty org")
-	}
-	if needN && n < 1 {
-		return errs.Errorf(errs.ErrInvalidArgument, "postgres policy store: version %d: versions start at 1", n)
-	}
-	return nil
-}
-
 // PutVersion implements policy.Store.
 func (s *PolicyStore) PutVersion(ctx context.Context, org string, n int, doc []byte) error {
-	if err := policyCheck(ctx, org, n, true); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, n, true); err != nil {
 		return err
 	}
 	if doc == nil {
@@ -51,7 +38,7 @@ func (s *PolicyStore) PutVersion(ctx context.Context, org string, n int, doc []b
 
 // Version implements policy.Store.
 func (s *PolicyStore) Version(ctx context.Context, org string, n int) ([]byte, error) {
-	if err := policyCheck(ctx, org, n, true); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, n, true); err != nil {
 		return nil, err
 	}
 	var doc []byte
@@ -72,7 +59,7 @@ func (s *PolicyStore) Version(ctx context.Context, org string, n int) ([]byte, e
 
 // Latest implements policy.Store.
 func (s *PolicyStore) Latest(ctx context.Context, org string) (int, error) {
-	if err := policyCheck(ctx, org, 0, false); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, 0, false); err != nil {
 		return 0, err
 	}
 	var n int
@@ -83,7 +70,7 @@ func (s *PolicyStore) Latest(ctx context.Context, org string) (int, error) {
 
 // SetActive implements policy.Store.
 func (s *PolicyStore) SetActive(ctx context.Context, org string, n, expected int) error {
-	if err := policyCheck(ctx, org, n, true); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, n, true); err != nil {
 		return err
 	}
 	if expected < 0 {
@@ -127,7 +114,7 @@ func (s *PolicyStore) SetActive(ctx context.Context, org string, n, expected int
 
 // Active implements policy.Store.
 func (s *PolicyStore) Active(ctx context.Context, org string) (int, []byte, error) {
-	if err := policyCheck(ctx, org, 0, false); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, 0, false); err != nil {
 		return 0, nil, err
 	}
 	var (

@@ -190,14 +190,7 @@ func (s *LedgerStore) Entries(ctx context.Context, log string, start, end uint64
 	if err := ctx.Err(); err != nil {
 		return nil, errs.Errorf(errs.ErrUnavailable, "sqlite ledger: %w", err)
 	}
-	if start > end {
-		return nil, errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: entries [%d, %d): start after end", log, start, end)
-	}
-	lo, err := ledgerIndex("index", start)
-	if err != nil {
-		return nil, err
-	}
-	hi, err := ledgerIndex("index", end)
+	lo, hi, err := ledger.CheckRange(log, start, end)
 	if err != nil {
 		return nil, err
 	}

@@ -36,23 +36,9 @@ var _ policy.Store = (*PolicyStore)(nil)
 // NewPolicyStore returns the policy store of db.
 func NewPolicyStore(db *DB) *PolicyStore { return &PolicyStore{db: db} }
 
-// policyCheck validates the arguments every method shares.
-func policyCheck(ctx context.Context, org string, n int, needN bool) error {
-	if err := ctx.Err(); err != nil {
-		return errs.Errorf(errs.ErrUnavailable, "sqlite policy store: %w", err)
-	}
-	if org == "" {
-		return errs.Errorf(errs.ErrInvalidArgument, "sqlite policy store: empty org")
-	}
-	if needN && n < 1 {
-		return errs.Errorf(errs.ErrInvalidArgument, "sqlite policy store: version %d: versions start at 1", n)
-	}
-	return nil
-}
-
 // PutVersion implements policy.Store.
 func (s *PolicyStore) PutVersion(ctx context.Context, org string, n int, doc []byte) error {
-	if err := policyCheck(ctx, org, n, true); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, n, true); err != nil {
 		return err
 	}
 	if doc == nil {
@@ -74,7 +60,7 @@ func (s *PolicyStore) PutVersion(ctx context.Context, org string, n int, doc []b
 
 // Version implements policy.Store.
 func (s *PolicyStore) Version(ctx context.Context, org string, n int) ([]byte, error) {
-	if err := policyCheck(ctx, org, n, true); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, n, true); err != nil {
 		return nil, err
 	}
 	var doc []byte
@@ -90,7 +76,7 @@ func (s *PolicyStore) Version(ctx context.Context, org string, n int) ([]byte, e
 
 // Latest implements policy.Store.
 func (s *PolicyStore) Latest(ctx context.Context, org string) (int, error) {
-	if err := policyCheck(ctx, org, 0, false); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, 0, false); err != nil {
 		return 0, err
 	}
 	var n int
@@ -103,7 +89,7 @@ func (s *PolicyStore) Latest(ctx context.Context, org string) (int, error) {
 
 // SetActive implements policy.Store.
 func (s *PolicyStore) SetActive(ctx context.Context, org string, n, expected int) error {
-	if err := policyCheck(ctx, org, n, true); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, n, true); err != nil {
 		return err
 	}
 	if expected < 0 {
@@ -134,7 +120,7 @@ func (s *PolicyStore) SetActive(ctx context.Context, org string, n, expected int
 
 // Active implements policy.Store.
 func (s *PolicyStore) Active(ctx context.Context, org string) (int, []byte, error) {
-	if err := policyCheck(ctx, org, 0, false); err != nil {
+	if err := policy.CheckStoreArgs(ctx, org, 0, false); err != nil {
 		return 0, nil, err
 	}
 	var (
