@@ -90,11 +90,34 @@ type Log struct {
 
 // Pending is an entry queued for the next group commit.
 type Pending struct {
-	entry   []byte
-	fields  *Fields // query fields, when the store indexes
-	done    chan struct{}
+	entry  []byte
+	leaf   []byte  // LeafHash(entry), computed by the submitting goroutine
+	fields *Fields // query fields, when the store indexes
+	done   chan struct{}
+
+	// Set by the sequencer before done is closed: the batch that made the
+	// entry durable and its index, or the error that failed the batch.
+	batch *committed
+	index uint64
+	err   error
+
+	// The receipt, built once by the first Wait (on the waiter's
+	// goroutine, so that proofs for a batch are built in parallel and
+	// off the sequencer).
+	once    sync.Once
 	receipt *Receipt
-	err     error
+	rerr    error
+}
+
+// committed is what a durable batch leaves for its entries' receipts:
+// the new tree's size and signed checkpoint, and every node hash an
+// inclusion proof into it needs (the prior tree's compact range and the
+// nodes the batch created). Read-only once published.
+type committed struct {
+	log    *Log
+	size   uint64
+	signed []byte
+	known  map[NodeID][]byte
 }
 
 // Wait blocks until the entry's batch is durable in the store and returns
@@ -105,15 +128,37 @@ type Pending struct {
 func (p *Pending) Wait(ctx context.Context) (*Receipt, error) {
 	select {
 	case <-p.done:
-		return p.receipt, p.err
 	default:
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return nil, errs.Errorf(errs.ErrUnavailable, "ledger: waiting for a receipt: %w", ctx.Err())
+		}
 	}
-	select {
-	case <-p.done:
-		return p.receipt, p.err
-	case <-ctx.Done():
-		return nil, errs.Errorf(errs.ErrUnavailable, "ledger: waiting for a receipt: %w", ctx.Err())
+	if p.err != nil {
+		return nil, p.err
 	}
+	p.once.Do(func() { p.receipt, p.rerr = p.batch.receipt(ctx, p.index, p.leaf, p.entry) })
+	return p.receipt, p.rerr
+}
+
+// receipt builds the receipt of the entry at index from the batch's node
+// hashes (reading any the batch lacks from the store).
+func (c *committed) receipt(ctx context.Context, idx uint64, leaf, entry []byte) (*Receipt, error) {
+	l := c.log
+	pn, err := proof.Inclusion(idx, c.size)
+	if err != nil {
+		return nil, errs.Errorf(errs.ErrFailedPrecondition, "ledger %q: %v", l.org, err)
+	}
+	hashes, err := l.nodeHashes(ctx, pn.IDs, c.known)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := pn.Rehash(hashes, hasher.HashChildren)
+	if err != nil {
+		return nil, errs.Errorf(errs.ErrFailedPrecondition, "ledger %q: %v", l.org, err)
+	}
+	return &Receipt{Index: idx, LeafHash: leaf, Entry: entry, Checkpoint: bytes.Clone(c.signed), Proof: pr}, nil
 }
 
 // Open returns org's log over store, signing entries (DSSE) and checkpoints
@@ -269,7 +314,7 @@ func (l *Log) Attest(ctx context.Context, st *Statement) (*Pending, error) {
 	}
 	// sealStatement validated st.Predicate. entry is fresh: queue it
 	// without Submit's copy.
-	return l.enqueue(ctx, &Pending{entry: entry, fields: fields, done: make(chan struct{})})
+	return l.enqueue(ctx, &Pending{entry: entry, leaf: LeafHash(entry), fields: fields, done: make(chan struct{})})
 }
 
 // Now reads the log's clock (Options.Now): the time predicates should
@@ -291,6 +336,7 @@ func (l *Log) Submit(ctx context.Context, entry []byte) (*Pending, error) {
 	if p.entry == nil {
 		p.entry = []byte{}
 	}
+	p.leaf = LeafHash(p.entry)
 	if l.index != nil {
 		if _, st, err := ParseAttestation(p.entry); err == nil {
 			p.fields = indexFields(st, true)
@@ -390,25 +436,28 @@ func (l *Log) sequence() {
 }
 
 // commit appends one batch, re-sequencing it at the new head when another
-// writer appended first, and answers every Pending of the batch.
+// writer appended first, and answers every Pending of the batch. Receipts
+// are built by the waiters (Pending.Wait), not here: the sequencer only
+// hashes the tree, signs the checkpoint and writes.
 func (l *Log) commit(batch []*Pending) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	entries := make([][]byte, len(batch))
+	leaves := make([][]byte, len(batch))
 	var fields []*Fields
 	if l.index != nil {
 		fields = make([]*Fields, len(batch))
 	}
 	for i, p := range batch {
-		entries[i] = p.entry
+		entries[i], leaves[i] = p.entry, p.leaf
 		if fields != nil {
 			fields[i] = p.fields
 		}
 	}
-	var receipts []*Receipt
+	var c *committed
 	var err error
 	for attempt := 0; ; attempt++ {
-		receipts, err = l.tryCommit(ctx, entries, fields)
+		c, err = l.tryCommit(ctx, entries, leaves, fields)
 		if err == nil || !errors.Is(err, errs.ErrConflict) || attempt >= maxCommitRetries {
 			break
 		}
@@ -420,16 +469,16 @@ func (l *Log) commit(batch []*Pending) {
 		if err != nil {
 			p.err = err
 		} else {
-			p.receipt = receipts[i]
+			p.batch, p.index = c, c.size-uint64(len(batch)-i)
 		}
 		close(p.done)
 	}
 }
 
-// tryCommit hashes entries onto the current tree, signs the new checkpoint
-// and asks the store to append at the current size. Only on success does it
-// advance the Log's view of the tree.
-func (l *Log) tryCommit(ctx context.Context, entries [][]byte, fields []*Fields) ([]*Receipt, error) {
+// tryCommit hashes the entries' leaves onto the current tree, signs the
+// new checkpoint and asks the store to append at the current size. Only
+// on success does it advance the Log's view of the tree.
+func (l *Log) tryCommit(ctx context.Context, entries, leaves [][]byte, fields []*Fields) (*committed, error) {
 	oldSize := l.size
 	prior := l.rng.Hashes()
 	known := make(map[NodeID][]byte, len(prior)+2*len(entries))
@@ -446,10 +495,8 @@ func (l *Log) tryCommit(ctx context.Context, entries [][]byte, fields []*Fields)
 		nodes = append(nodes, Node{ID: n, Hash: h})
 		known[n] = h
 	}
-	leaves := make([][]byte, len(entries))
-	for i, e := range entries {
-		leaves[i] = LeafHash(e)
-		if err := rng.Append(leaves[i], visit); err != nil {
+	for _, leaf := range leaves {
+		if err := rng.Append(leaf, visit); err != nil {
 			return nil, errs.Errorf(errs.ErrFailedPrecondition, "ledger %q: %v", l.org, err)
 		}
 	}
@@ -471,25 +518,7 @@ func (l *Log) tryCommit(ctx context.Context, entries [][]byte, fields []*Fields)
 		return nil, err
 	}
 	l.size, l.rng = newSize, rng
-
-	receipts := make([]*Receipt, len(entries))
-	for i, e := range entries {
-		idx := oldSize + uint64(i)
-		pn, err := proof.Inclusion(idx, newSize)
-		if err != nil {
-			return nil, errs.Errorf(errs.ErrFailedPrecondition, "ledger %q: %v", l.org, err)
-		}
-		hashes, err := l.nodeHashes(ctx, pn.IDs, known)
-		if err != nil {
-			return nil, err
-		}
-		pr, err := pn.Rehash(hashes, hasher.HashChildren)
-		if err != nil {
-			return nil, errs.Errorf(errs.ErrFailedPrecondition, "ledger %q: %v", l.org, err)
-		}
-		receipts[i] = &Receipt{Index: idx, LeafHash: leaves[i], Entry: e, Checkpoint: bytes.Clone(signed), Proof: pr}
-	}
-	return receipts, nil
+	return &committed{log: l, size: newSize, signed: signed, known: known}, nil
 }
 
 // nodeHashes looks the ids up in known, falling back to the store for any

@@ -209,7 +209,7 @@ func (w *Witness) AddCheckpoint(ctx context.Context, oldSize uint64, consistency
 		if err != nil {
 			return nil, err
 		}
-		_, err = st.tryCommit(ctx, [][]byte{record}, []*Fields{nil})
+		_, err = st.tryCommit(ctx, [][]byte{record}, [][]byte{LeafHash(record)}, []*Fields{nil})
 		if err == nil {
 			return line, nil
 		}

@@ -378,6 +378,88 @@ func runLedgerIndexStore(t *testing.T, newStore func(t *testing.T) ledger.IndexS
 		}
 	})
 
+	// Many appends of varying size with shared and distinct values: every
+	// filter and every page of it finds exactly what Filter.Match selects,
+	// whatever batch boundaries the store keeps.
+	t.Run("ManyAppendsMatchFilter", func(t *testing.T) {
+		s := newStore(t)
+		var fields []*ledger.Fields
+		size := uint64(0)
+		for batch := 0; size < 600; batch++ {
+			n := 1 + (batch*37)%53
+			es := make([][]byte, n)
+			fs := make([]*ledger.Fields, n)
+			for i := range es {
+				idx := size + uint64(i)
+				es[i] = fmt.Appendf(nil, "e%d", idx)
+				if idx%11 == 7 {
+					continue // not an attestation
+				}
+				fs[i] = &ledger.Fields{
+					Kind:     []string{"decision", "approval", "policy"}[idx%3],
+					Org:      []string{"acme", "acme", "other"}[idx%5%3],
+					Actors:   []string{fmt.Sprintf("agent-%d", idx%4), fmt.Sprintf("human-%d", idx%7)},
+					Action:   []string{"pay", "refund"}[idx%2],
+					Subjects: []string{fmt.Sprintf("invoice:%d", idx), fmt.Sprintf("vendor:%d", idx%13)},
+					Time:     ledgerT0.Add(time.Duration(idx) * time.Minute),
+				}
+			}
+			if err := s.AppendIndexed(ctx, "acme", size, es, fs, nil, fmt.Appendf(nil, "checkpoint %d", size+uint64(n))); err != nil {
+				t.Fatalf("AppendIndexed at %d: %v", size, err)
+			}
+			fields = append(fields, fs...)
+			size += uint64(n)
+		}
+		for _, f := range []ledger.Filter{
+			{},
+			{Kind: "approval"},
+			{Actor: "agent-3"},
+			{Actor: "agent-1", Kind: "policy", Action: "refund"},
+			{Subject: "vendor:5", Actor: "human-2"},
+			{Subject: "invoice:333"},
+			{Subject: "vendor:12", Org: "other"},
+			{Action: "pay", Since: ledgerT0.Add(100 * time.Minute), Until: ledgerT0.Add(400 * time.Minute)},
+			{Actor: "agent-2", Subject: "vendor:4", Kind: "decision", Action: "pay"},
+			{Actor: "nobody"},
+		} {
+			var want []uint64
+			for i, x := range fields {
+				if f.Match(x) {
+					want = append(want, uint64(i))
+				}
+			}
+			for _, limit := range []int{1000, 7, 1} {
+				var got []uint64
+				for from := uint64(0); ; {
+					page, err := s.Find(ctx, "acme", &f, from, limit)
+					if err != nil {
+						t.Fatalf("Find(%+v, from %d, limit %d): %v", f, from, limit, err)
+					}
+					for _, fd := range page {
+						if want := fmt.Sprintf("e%d", fd.Index); string(fd.Entry) != want {
+							t.Fatalf("Find(%+v) returned entry %d = %q, want %q", f, fd.Index, fd.Entry, want)
+						}
+						got = append(got, fd.Index)
+					}
+					if len(page) < limit {
+						break
+					}
+					from = page[len(page)-1].Index + 1
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("Find(%+v) in pages of %d = %v, want %v", f, limit, got, want)
+				}
+			}
+			// A page may start in the middle of an append.
+			if len(want) > 2 {
+				page, err := s.Find(ctx, "acme", &f, want[len(want)/2], 2)
+				if err != nil || len(page) == 0 || page[0].Index != want[len(want)/2] {
+					t.Fatalf("Find(%+v, from %d) = %v, %v", f, want[len(want)/2], page, err)
+				}
+			}
+		}
+	})
+
 	t.Run("Pages", func(t *testing.T) {
 		s := newStore(t)
 		fill(t, s, "acme")

@@ -50,6 +50,51 @@ func init() {
 			idx INTEGER NOT NULL,
 			PRIMARY KEY (log, term, idx)) WITHOUT ROWID`,
 	}})
+	// Version 3 reshapes the tables for group-commit throughput:
+	//
+	// Entries move to a rowid table (with a unique index on (log, idx)). A
+	// WITHOUT ROWID table keeps at most ~1000 bytes of a row in its B-tree
+	// page and spills the rest to an overflow page of its own, and a
+	// signed attestation is ~1100 bytes: every entry cost a whole extra
+	// page. A rowid table keeps rows up to ~4000 bytes in the page. The
+	// query fields of an indexed entry (time, kind, org, action; kind NULL
+	// for an entry that is not an attestation) join it in the same row,
+	// which drops the separate ledger_index row.
+	//
+	// Term rows become posting lists: one row per term per append (group
+	// commit batch) holding every index of the batch that carries the
+	// term, instead of one row per term per entry. A batch of decisions
+	// shares its kind, action and actor terms, so an append writes a few
+	// posting rows plus one per distinct value. Old term rows become
+	// one-index postings.
+	migrations = append(migrations, migration{store: "ledger", version: 3, stmts: []string{
+		`CREATE TABLE ledger_entries_v3 (
+			log TEXT NOT NULL,
+			idx INTEGER NOT NULL,
+			entry BLOB NOT NULL,
+			time INTEGER,
+			kind TEXT,
+			org TEXT,
+			action TEXT)`,
+		`INSERT INTO ledger_entries_v3 (log, idx, entry, time, kind, org, action)
+			SELECT e.log, e.idx, e.entry, i.time, i.kind, i.org, i.action
+			FROM ledger_entries e LEFT JOIN ledger_index i ON i.log = e.log AND i.idx = e.idx
+			ORDER BY e.log, e.idx`,
+		`DROP TABLE ledger_entries`,
+		`DROP TABLE ledger_index`,
+		`ALTER TABLE ledger_entries_v3 RENAME TO ledger_entries`,
+		`CREATE UNIQUE INDEX ledger_entries_at ON ledger_entries (log, idx)`,
+		`CREATE TABLE ledger_postings (
+			log TEXT NOT NULL,
+			term TEXT NOT NULL,
+			first INTEGER NOT NULL,
+			last INTEGER NOT NULL,
+			idxs BLOB NOT NULL,
+			PRIMARY KEY (log, term, first)) WITHOUT ROWID`,
+		`INSERT INTO ledger_postings (log, term, first, last, idxs)
+			SELECT log, term, idx, idx, x'' FROM ledger_terms`,
+		`DROP TABLE ledger_terms`,
+	}})
 }
 
 // LedgerStore is the SQLite ledger.Store. Each Append is one BEGIN
@@ -140,11 +185,16 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 		}
 		// Multi-row INSERTs: a few statements per table instead of one per
 		// row, the main cost of a group commit.
-		args := make([]any, 0, 3*len(entries))
+		args := make([]any, 0, 7*len(entries))
 		for i, e := range entries {
 			args = append(args, log, start+int64(i), ledgerBlob(e))
+			if f := fields[i]; f != nil {
+				args = append(args, ledgerTime(f.Time), f.Kind, f.Org, f.Action)
+			} else {
+				args = append(args, nil, nil, nil, nil)
+			}
 		}
-		if err := ledgerExecRows(ctx, s.db, tx, "ledger_entries (log, idx, entry)", 3, args); err != nil {
+		if err := ledgerExecRows(ctx, s.db, tx, "ledger_entries (log, idx, entry, time, kind, org, action)", 7, args); err != nil {
 			return err
 		}
 		args = make([]any, 0, 4*len(nodes))
@@ -158,7 +208,7 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 		if err := ledgerExecRows(ctx, s.db, tx, "ledger_nodes (log, level, idx, hash)", 4, args); err != nil {
 			return err
 		}
-		if err := ledgerWriteIndex(ctx, s.db, tx, log, start, fields); err != nil {
+		if err := ledgerWritePostings(ctx, s.db, tx, log, start, fields); err != nil {
 			return err
 		}
 		_, err = s.db.txExec(ctx, tx, `INSERT INTO ledger_heads (log, size, checkpoint) VALUES (?, ?, ?)
@@ -283,7 +333,7 @@ func (s *LedgerStore) Nodes(ctx context.Context, log string, ids []ledger.NodeID
 	return out, nil
 }
 
-// ledgerTime is a time as stored in ledger_index.time: Unix nanoseconds
+// ledgerTime is a time as stored in ledger_entries.time: Unix nanoseconds
 // (clamped to int64), NULL for the zero time.
 func ledgerTime(t time.Time) any {
 	if t.IsZero() {
@@ -296,26 +346,6 @@ func ledgerTime(t time.Time) any {
 		return int64(math.MaxInt64)
 	}
 	return t.UnixNano()
-}
-
-// ledgerWriteIndex writes the index and term rows of the entries from
-// index start on, with multi-row INSERTs.
-func ledgerWriteIndex(ctx context.Context, d *DB, tx *sql.Tx, log string, start int64, fields []*ledger.Fields) error {
-	var rows, terms []any
-	for i, f := range fields {
-		if f == nil {
-			continue
-		}
-		idx := start + int64(i)
-		rows = append(rows, log, idx, ledgerTime(f.Time), f.Kind, f.Org, f.Action)
-		for _, t := range f.Terms() {
-			terms = append(terms, log, t, idx)
-		}
-	}
-	if err := ledgerExecRows(ctx, d, tx, "ledger_index (log, idx, time, kind, org, action)", 6, rows); err != nil {
-		return err
-	}
-	return ledgerExecRows(ctx, d, tx, "ledger_terms (log, term, idx)", 3, terms)
 }
 
 // ledgerExecRows inserts the rows whose values are args (cols per row)
@@ -337,9 +367,9 @@ func ledgerExecRows(ctx context.Context, d *DB, tx *sql.Tx, table string, cols i
 }
 
 // Find implements ledger.IndexStore. With a kind, action, actor or
-// subject in the filter it walks that term's rows (the most selective
-// first) in index order and checks the others; otherwise it walks the
-// index rows.
+// subject in the filter it walks the postings of the most selective of
+// them in index order and checks the others' postings; otherwise it walks
+// the index rows.
 func (s *LedgerStore) Find(ctx context.Context, log string, f *ledger.Filter, from uint64, limit int) ([]ledger.Found, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errs.Errorf(errs.ErrUnavailable, "sqlite ledger: %w", err)
@@ -351,61 +381,18 @@ func (s *LedgerStore) Find(ctx context.Context, log string, f *ledger.Filter, fr
 	if from > math.MaxInt64 {
 		return out, nil
 	}
-	terms := f.Terms()
+	if terms := f.Terms(); len(terms) > 0 {
+		return s.ledgerFindTerms(ctx, log, terms, f, int64(from), limit)
+	}
 	var q strings.Builder
-	var args []any
-	if len(terms) > 0 {
-		q.WriteString(`SELECT t0.idx, e.entry FROM ledger_terms t0
-			JOIN ledger_index i ON i.log = t0.log AND i.idx = t0.idx
-			JOIN ledger_entries e ON e.log = t0.log AND e.idx = t0.idx
-			WHERE t0.log = ? AND t0.term = ? AND t0.idx >= ?`)
-		args = append(args, log, terms[0], int64(from))
-		for _, t := range terms[1:] {
-			q.WriteString(` AND EXISTS (SELECT 1 FROM ledger_terms t WHERE t.log = t0.log AND t.term = ? AND t.idx = t0.idx)`)
-			args = append(args, t)
-		}
-	} else {
-		q.WriteString(`SELECT i.idx, e.entry FROM ledger_index i
-			JOIN ledger_entries e ON e.log = i.log AND e.idx = i.idx
-			WHERE i.log = ? AND i.idx >= ?`)
-		args = append(args, log, int64(from))
-	}
-	if f.Org != "" {
-		q.WriteString(` AND i.org = ?`)
-		args = append(args, f.Org)
-	}
-	if !f.Since.IsZero() {
-		q.WriteString(` AND i.time >= ?`)
-		args = append(args, ledgerTime(f.Since))
-	}
-	if !f.Until.IsZero() {
-		q.WriteString(` AND i.time < ?`)
-		args = append(args, ledgerTime(f.Until))
-	}
-	if len(terms) > 0 {
-		q.WriteString(` ORDER BY t0.idx LIMIT ?`)
-	} else {
-		q.WriteString(` ORDER BY i.idx LIMIT ?`)
-	}
+	q.WriteString(`SELECT idx, entry FROM ledger_entries
+		WHERE log = ? AND idx >= ? AND kind IS NOT NULL`)
+	args := ledgerFilterConds(&q, []any{log, int64(from)}, f)
+	q.WriteString(` ORDER BY idx LIMIT ?`)
 	args = append(args, limit)
-	rows, err := s.db.db.QueryContext(ctx, q.String(), args...)
+	found, err := s.ledgerFound(ctx, q.String(), args)
 	if err != nil {
-		return nil, mapErr(ctx, err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var idx int64
-		var e []byte
-		if err := rows.Scan(&idx, &e); err != nil {
-			return nil, mapErr(ctx, err)
-		}
-		if e == nil {
-			e = []byte{}
-		}
-		out = append(out, ledger.Found{Index: uint64(idx), Entry: e})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(ctx, err)
-	}
-	return out, nil
+	return append(out, found...), nil
 }

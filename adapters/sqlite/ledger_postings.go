@@ -1,0 +1,256 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"slices"
+	"strings"
+
+	"github.com/humanos/human/errs"
+	"github.com/humanos/human/ledger"
+)
+
+// A posting is one row of ledger_postings: the indices, in increasing
+// order, of the entries of one append that carry one term. The row keeps
+// the first and last index as columns, so that a query seeks to the rows
+// that can hold an index range, and the rest as the uvarint deltas of each
+// index from the one before it (an index of one entry is an empty BLOB).
+
+// postingEncode returns the idxs column of the increasing indices idx
+// (idx[0] is the row's first column).
+func postingEncode(idx []int64) []byte {
+	b := make([]byte, 0, len(idx))
+	for i := 1; i < len(idx); i++ {
+		b = binary.AppendUvarint(b, uint64(idx[i]-idx[i-1]))
+	}
+	return b
+}
+
+// postingDecode appends to dst the indices of the posting (first, last,
+// idxs), checking that they increase strictly and end at last: a row
+// that does not is corrupt, errs.ErrFailedPrecondition.
+func postingDecode(dst []int64, first, last int64, idxs []byte) ([]int64, error) {
+	if first < 0 || last < first {
+		return dst, errs.Errorf(errs.ErrFailedPrecondition, "sqlite ledger: posting [%d, %d] is corrupt", first, last)
+	}
+	dst = append(dst, first)
+	cur := first
+	for len(idxs) > 0 {
+		d, n := binary.Uvarint(idxs)
+		if n <= 0 || d == 0 || d > uint64(last-cur) {
+			return dst, errs.Errorf(errs.ErrFailedPrecondition, "sqlite ledger: posting [%d, %d] is corrupt after index %d", first, last, cur)
+		}
+		cur += int64(d)
+		dst = append(dst, cur)
+		idxs = idxs[n:]
+	}
+	if cur != last {
+		return dst, errs.Errorf(errs.ErrFailedPrecondition, "sqlite ledger: posting [%d, %d] ends at %d", first, last, cur)
+	}
+	return dst, nil
+}
+
+// ledgerWritePostings writes one posting per term of the entries from
+// index start on, with multi-row INSERTs.
+func ledgerWritePostings(ctx context.Context, d *DB, tx *sql.Tx, log string, start int64, fields []*ledger.Fields) error {
+	postings := map[string][]int64{}
+	for i, f := range fields {
+		if f == nil {
+			continue
+		}
+		idx := start + int64(i)
+		for _, t := range f.Terms() {
+			postings[t] = append(postings[t], idx)
+		}
+	}
+	// Terms in key order: the B-tree takes them left to right.
+	terms := make([]string, 0, len(postings))
+	for t := range postings {
+		terms = append(terms, t)
+	}
+	slices.Sort(terms)
+	args := make([]any, 0, 5*len(terms))
+	for _, t := range terms {
+		idx := postings[t]
+		args = append(args, log, t, idx[0], idx[len(idx)-1], postingEncode(idx))
+	}
+	return ledgerExecRows(ctx, d, tx, "ledger_postings (log, term, first, last, idxs)", 5, args)
+}
+
+// ledgerPostingPage is how many posting rows a query reads at a time.
+const ledgerPostingPage = 64
+
+// ledgerPostings returns the indices in [lo, hi] of the entries that carry
+// term, in increasing order, reading at most pageRows posting rows when
+// pageRows > 0. next is the first index the walk has not covered (hi+1
+// when it covered the whole range).
+func (s *LedgerStore) ledgerPostings(ctx context.Context, log, term string, lo, hi int64, pageRows int) (idx []int64, next int64, err error) {
+	// The row holding lo, if any, starts at or before lo: start from the
+	// last row that does, then walk forward by first.
+	q := `SELECT first, last, idxs FROM ledger_postings
+		WHERE log = ? AND term = ? AND first <= ? AND first >= coalesce(
+			(SELECT max(first) FROM ledger_postings WHERE log = ? AND term = ? AND first <= ?), 0)
+		ORDER BY first`
+	args := []any{log, term, hi, log, term, lo}
+	if pageRows > 0 {
+		q += ` LIMIT ?`
+		args = append(args, pageRows)
+	}
+	rows, err := s.db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, 0, mapErr(ctx, err)
+	}
+	defer rows.Close()
+	n := 0
+	next = hi + 1
+	var buf []int64
+	for rows.Next() {
+		var first, last int64
+		var b []byte
+		if err := rows.Scan(&first, &last, &b); err != nil {
+			return nil, 0, mapErr(ctx, err)
+		}
+		if buf, err = postingDecode(buf[:0], first, last, b); err != nil {
+			return nil, 0, err
+		}
+		for _, i := range buf {
+			if i >= lo && i <= hi {
+				idx = append(idx, i)
+			}
+		}
+		if n++; pageRows > 0 && n == pageRows {
+			next = last + 1
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, mapErr(ctx, err)
+	}
+	if n < pageRows {
+		next = hi + 1
+	}
+	return idx, next, nil
+}
+
+// ledgerFindTerms is Find for a filter with terms: it walks the postings
+// of the first (most selective) term, keeps the candidates that every
+// other term's postings hold, and reads the entries of those whose org
+// and time pass.
+func (s *LedgerStore) ledgerFindTerms(ctx context.Context, log string, terms []string, f *ledger.Filter, from int64, limit int) ([]ledger.Found, error) {
+	out := []ledger.Found{}
+	for from >= 0 && len(out) < limit {
+		cand, next, err := s.ledgerPostings(ctx, log, terms[0], from, maxIndex, ledgerPostingPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range terms[1:] {
+			if len(cand) == 0 {
+				break
+			}
+			has, _, err := s.ledgerPostings(ctx, log, t, cand[0], cand[len(cand)-1], 0)
+			if err != nil {
+				return nil, err
+			}
+			cand = ledgerIntersect(cand, has)
+		}
+		for len(cand) > 0 && len(out) < limit {
+			part := cand[:min(len(cand), ledgerRows)]
+			cand = cand[len(part):]
+			found, err := s.ledgerFindIn(ctx, log, part, f, limit-len(out))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, found...)
+		}
+		if next > maxIndex || next <= from {
+			break
+		}
+		from = next
+	}
+	return out, nil
+}
+
+// maxIndex is the largest index SQLite's integers hold.
+const maxIndex = int64(^uint64(0) >> 1)
+
+// ledgerIntersect returns the values of a (increasing) that b (increasing)
+// holds, in a's storage.
+func ledgerIntersect(a, b []int64) []int64 {
+	out := a[:0]
+	j := 0
+	for _, v := range a {
+		for j < len(b) && b[j] < v {
+			j++
+		}
+		if j < len(b) && b[j] == v {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ledgerFindIn reads, in index order, up to limit of the entries at the
+// indices idx (increasing) that are attestations whose org and time pass
+// f.
+func (s *LedgerStore) ledgerFindIn(ctx context.Context, log string, idx []int64, f *ledger.Filter, limit int) ([]ledger.Found, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT idx, entry FROM ledger_entries
+		WHERE log = ? AND kind IS NOT NULL AND idx IN (`)
+	args := make([]any, 0, len(idx)+5)
+	args = append(args, log)
+	for i, v := range idx {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("?")
+		args = append(args, v)
+	}
+	q.WriteString(")")
+	args = ledgerFilterConds(&q, args, f)
+	q.WriteString(` ORDER BY idx LIMIT ?`)
+	args = append(args, limit)
+	return s.ledgerFound(ctx, q.String(), args)
+}
+
+// ledgerFilterConds appends f's org and time conditions on a
+// ledger_entries row to q and their values to args.
+func ledgerFilterConds(q *strings.Builder, args []any, f *ledger.Filter) []any {
+	if f.Org != "" {
+		q.WriteString(` AND org = ?`)
+		args = append(args, f.Org)
+	}
+	if !f.Since.IsZero() {
+		q.WriteString(` AND time >= ?`)
+		args = append(args, ledgerTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q.WriteString(` AND time < ?`)
+		args = append(args, ledgerTime(f.Until))
+	}
+	return args
+}
+
+// ledgerFound runs a query of (idx, entry) rows.
+func (s *LedgerStore) ledgerFound(ctx context.Context, q string, args []any) ([]ledger.Found, error) {
+	rows, err := s.db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(ctx, err)
+	}
+	defer rows.Close()
+	var out []ledger.Found
+	for rows.Next() {
+		var idx int64
+		var e []byte
+		if err := rows.Scan(&idx, &e); err != nil {
+			return nil, mapErr(ctx, err)
+		}
+		if e == nil {
+			e = []byte{}
+		}
+		out = append(out, ledger.Found{Index: uint64(idx), Entry: e})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(ctx, err)
+	}
+	return out, nil
+}
