@@ -48,10 +48,10 @@ type ClaimResult struct {
 // errs.ErrInvalidArgument (malformed), errs.ErrUnauthenticated (bad
 // signature), errs.ErrPermissionDenied (wrong org, issuer without the
 // authority), errs.ErrConflict (claim ID already applied). In the hosted
-// profile it is errs.ErrFailedPrecondition (no server route yet).
+// profile the server applies it, with the same checks and errors.
 func (c *Client) Claim(ctx context.Context, env *passport.Envelope) (*ClaimResult, error) {
 	if c.remote != nil {
-		return nil, errs.Errorf(errs.ErrFailedPrecondition, "capability claims: not available in the hosted profile yet")
+		return c.remote.claim(ctx, env)
 	}
 	cl, err := c.graph.ApplyClaim(ctx, c.org, env, claimIssuers{c})
 	if err != nil {
@@ -78,11 +78,11 @@ func (c *Client) Claim(ctx context.Context, env *passport.Envelope) (*ClaimResul
 
 // CapabilityEvidence returns the evidence pointers attached to subject's
 // holding of a capability (approvals given, tasks completed), oldest
-// first. errs.ErrFailedPrecondition when the graph store keeps no evidence,
-// or in the hosted profile.
+// first. errs.ErrFailedPrecondition when the graph store keeps no evidence
+// (in the hosted profile: the server's).
 func (c *Client) CapabilityEvidence(ctx context.Context, subject, capabilityName string) ([]capability.Evidence, error) {
 	if c.remote != nil {
-		return nil, errs.Errorf(errs.ErrFailedPrecondition, "capability evidence: not available in the hosted profile yet")
+		return c.remote.rc.Evidence(ctx, subject, capabilityName)
 	}
 	return c.graph.Evidence(ctx, c.org, subject, capabilityName)
 }

@@ -138,7 +138,7 @@ func (c *Client) attestPolicyChange(ctx context.Context, kind string, p *policy.
 // for a queue send.
 func (c *Client) StartShadow(filename string, data []byte, opts ...policy.ShadowOption) (*policy.Shadow, error) {
 	if c.remote != nil {
-		return nil, remoteUnsupported("shadow evaluation")
+		return c.remote.startShadow(filename, data, opts...) // human_remote_more.go
 	}
 	doc, err := policy.Parse(filename, data)
 	if err != nil {

@@ -2,8 +2,8 @@ package human
 
 import (
 	"context"
-	"errors"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/humanos/human/adapters/remote"
@@ -22,6 +22,12 @@ type remoteProfile struct {
 	c         *Client
 	rc        *remote.Client
 	ledgerKey string
+
+	// engine evaluates candidate (shadow) policies on the client; built
+	// on the first StartShadow.
+	engineOnce sync.Once
+	engine     *policy.Engine
+	engineErr  error
 }
 
 // remotePoll is how long one long poll of Outcome.Wait lasts.
@@ -112,11 +118,17 @@ func (r *remoteProfile) Call(ctx context.Context, req Request) (*Outcome, error)
 	if err := validateRequest(req); err != nil {
 		return nil, err
 	}
+	now := r.c.now()
 	w, err := r.rc.Call(ctx, wire.CallRequest{Agent: req.Agent, Delegation: req.Delegation, Action: req.Action, Resource: req.Resource, Attributes: req.Attributes})
 	if err != nil {
 		return nil, err
 	}
-	return r.outcome(w)
+	out, err := r.outcome(w)
+	if err != nil {
+		return nil, err
+	}
+	r.observeShadow(req, out, now)
+	return out, nil
 }
 
 // wait long-polls the server until o's task resolves or ctx ends.
@@ -148,11 +160,4 @@ func (r *remoteProfile) Decide(ctx context.Context, taskID string, vote *passpor
 		return nil, err
 	}
 	return &Decision{Task: d.Task, Receipt: d.Receipt}, nil
-}
-
-// errRemoteOnly is returned by methods that need the stores in-process.
-var errRemoteOnly = errors.New("runs only in the embedded profile; in the remote profile the server runs it")
-
-func remoteUnsupported(what string) error {
-	return errs.Errorf(errs.ErrFailedPrecondition, "%s %w", what, errRemoteOnly)
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"strings"
+	"time"
 
+	"github.com/humanos/human/capability"
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/ledger"
 	"github.com/humanos/human/passport"
+	"github.com/humanos/human/policy"
 	"github.com/humanos/human/workforce"
 )
 
@@ -82,4 +85,83 @@ func (r *remoteProfile) SetAvailability(ctx context.Context, change *passport.En
 		return workforce.Availability{}, err
 	}
 	return workforce.DecodeAvailability(change)
+}
+
+// Holds reports whether subject holds a capability in this org (directly,
+// through teams, roles or the org) and by which path, in every profile:
+// in the embedded one it asks the graph (Capabilities().Holds), in the
+// hosted one the server. The admin may ask about anyone; a passport
+// principal only about itself (errs.ErrPermissionDenied otherwise).
+func (c *Client) Holds(ctx context.Context, subject, capabilityName string) (capability.Path, bool, error) {
+	if c.remote != nil {
+		return c.remote.rc.Holds(ctx, subject, capabilityName)
+	}
+	return c.graph.Holds(ctx, c.org, subject, capabilityName)
+}
+
+// claim relays a signed claim to the server and checks the receipt of
+// its attestation against the org's ledger key.
+func (r *remoteProfile) claim(ctx context.Context, env *passport.Envelope) (*ClaimResult, error) {
+	w, err := r.rc.Claim(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if w.Receipt != nil {
+		if err := VerifyReceipt(w.Receipt, r.ledgerKey); err != nil {
+			return nil, errs.Errorf(errs.ErrUnauthenticated, "claim %s: the server's receipt does not verify: %w", w.Claim.ID, err)
+		}
+	}
+	return &ClaimResult{Claim: w.Claim, Receipt: w.Receipt}, nil
+}
+
+// remoteCapabilities answers a local policy engine's holds() from the
+// server: the remote profile's shadow policies evaluate on the client
+// against the server's graph.
+type remoteCapabilities struct{ r *remoteProfile }
+
+func (rc remoteCapabilities) Holds(ctx context.Context, org, subject, capabilityName string) (bool, error) {
+	if org != rc.r.c.org {
+		return false, nil
+	}
+	_, ok, err := rc.r.rc.Holds(ctx, subject, capabilityName)
+	return ok, err
+}
+
+// startShadow is StartShadow in the remote profile. The server decides
+// every Call; the candidate is compiled and evaluated here, beside the
+// decision the server returned, on the same input the server evaluated
+// (the request, the verified chain's root and scope, the call's time)
+// with holds() answered by the server's graph. Calls that never reached
+// policy (an unverified chain, no active policy) are not observed, as in
+// the embedded profile.
+func (r *remoteProfile) startShadow(filename string, data []byte, opts ...policy.ShadowOption) (*policy.Shadow, error) {
+	doc, err := policy.Parse(filename, data)
+	if err != nil {
+		return nil, err
+	}
+	r.engineOnce.Do(func() { r.engine, r.engineErr = policy.NewEngine(remoteCapabilities{r}) })
+	if r.engineErr != nil {
+		return nil, r.engineErr
+	}
+	p, err := r.engine.Compile(doc)
+	if err != nil {
+		return nil, err
+	}
+	s := policy.NewShadow(r.engine, p, opts...)
+	r.c.shadow.Store(s)
+	return s, nil
+}
+
+// observeShadow hands a decided call to the running candidate shadow.
+func (r *remoteProfile) observeShadow(req Request, out *Outcome, now time.Time) {
+	s := r.c.shadow.Load()
+	if s == nil || out.Chain == nil || out.Decision.PolicyDigest == "" {
+		return
+	}
+	sc := out.Chain.Scope
+	s.Observe(policy.Input{
+		Org: r.c.org, Action: req.Action, Resource: req.Resource, Attributes: req.Attributes,
+		Agent: req.Agent, Requester: out.Chain.Root, Now: now,
+		AgentScope: policy.Scope{Actions: sc.Actions, Resources: sc.Resources, Limits: sc.Limits},
+	}, out.Decision)
 }

@@ -34,7 +34,12 @@ var serverBin struct {
 
 // humanBinary builds the reference binary once per test process into a
 // fixed path under the temp dir (replaced atomically, so concurrent test
-// processes never see a partial file and nothing accumulates).
+// processes never see a partial file and nothing accumulates). It is built
+// with the humantestclock tag: the server then has a clock that an org
+// admin can move forward (server/testclock.go, POST /v1/testing/clock), so
+// scenarios that wait out a delay run on the server profiles as on the
+// embedded ones. The production binary has no such route
+// (server.TestAttackTestClockAbsent).
 func humanBinary(t testing.TB) string {
 	t.Helper()
 	serverBin.once.Do(func() {
@@ -44,13 +49,13 @@ func humanBinary(t testing.TB) string {
 			return
 		}
 		tmp := filepath.Join(dir, fmt.Sprintf("human.%d.tmp", os.Getpid()))
-		out, err := exec.Command("go", "build", "-o", tmp, "./examples/server").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "humantestclock", "-o", tmp, "./examples/server").CombinedOutput()
 		if err != nil {
 			os.Remove(tmp)
-			serverBin.err = fmt.Errorf("go build ./examples/server: %v\n%s", err, out)
+			serverBin.err = fmt.Errorf("go build -tags humantestclock ./examples/server: %v\n%s", err, out)
 			return
 		}
-		serverBin.path = filepath.Join(dir, "human")
+		serverBin.path = filepath.Join(dir, "human-testclock")
 		serverBin.err = os.Rename(tmp, serverBin.path)
 	})
 	if serverBin.err != nil {
@@ -131,4 +136,26 @@ func remoteConfig(t testing.TB) human.Config {
 		t.Fatal(err)
 	}
 	return human.Config{BaseURL: base, Org: org, OrgSigner: key}
+}
+
+// advanceClock moves a profile's clock forward by d: the test's fake clock
+// (cfg.Now) and, for a server profile, the server's own clock first, with
+// a request signed while both still agree.
+func advanceClock(t testing.TB, cfg human.Config, clk *clock, d time.Duration) {
+	t.Helper()
+	if cfg.BaseURL != "" {
+		rc, err := remote.New(remote.Options{BaseURL: cfg.BaseURL, KeyID: remote.AdminKeyID(cfg.Org, cfg.OrgSigner.PublicKey()),
+			Signer: cfg.OrgSigner, Now: clk.now, Retries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		in := map[string]string{"advance": d.String()}
+		if err := rc.Do(ctx, "POST", "/v1/testing/clock", nil, in, nil, false, 0); err != nil {
+			t.Fatalf("moving the server's clock: %v", err)
+		}
+	}
+	clk.advance(d)
 }

@@ -361,3 +361,56 @@ rules:
 		t.Fatal("a human without the capability approved")
 	}
 }
+
+// TestShadowPolicyHolds: a candidate policy whose condition asks the
+// capability graph (holds) is shadowed the same way in every profile; in
+// the server profiles the candidate is evaluated on the client, beside the
+// decision the server returned, with holds() answered by the server's
+// graph (GET /v1/capabilities/holds). A bad candidate is refused with the
+// same error everywhere.
+func TestShadowPolicyHolds(t *testing.T) {
+	const candidate = `policy: payments-by-admins
+rules:
+  - id: admins-pay
+    description: Agents of a policy admin pay anything.
+    actions: ["payments.send"]
+    condition: holds(requester, "policy.admin")
+    effect: allow
+  - id: others-pay-small
+    description: Agents of anyone else pay small invoices.
+    actions: ["payments.send"]
+    condition: double(request.attributes.amount) <= 100.0 && !holds(requester, "policy.admin")
+    effect: allow
+`
+	for name, profile := range profiles {
+		t.Run(name, func(t *testing.T) {
+			w := setup(t, profile(t))
+			ctx := context.Background()
+			if _, err := w.c.StartShadow("bad.yaml", []byte("policy: x\nrules:\n  - id: r\n    effect: maybe\n")); !errors.Is(err, errs.ErrInvalidArgument) {
+				t.Fatalf("bad candidate: %v, want ErrInvalidArgument", err)
+			}
+			s, err := w.c.StartShadow("candidate.yaml", []byte(candidate))
+			if err != nil {
+				t.Fatal(err)
+			}
+			small := w.call(t, "payments.send", "invoice:h1", 10)  // allow vs allow (admins-pay)
+			large := w.call(t, "payments.send", "invoice:h2", 900) // approval vs allow
+			if small.Status != human.Allowed || large.Status != human.Pending {
+				t.Fatalf("the shadow changed outcomes: %s %s", small.Status, large.Status)
+			}
+			// Never reaches policy: not observed.
+			if _, err := w.c.Call(ctx, human.Request{Agent: w.agent.DID, Delegation: "no-such-delegation", Action: "payments.send", Resource: "invoice:z"}); err != nil {
+				t.Fatal(err)
+			}
+			w.c.StopShadow()
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := s.Report()
+			if r.Observed != 2 || r.Same != 1 || r.Different != 1 || r.Errors != 0 || len(r.Diffs) != 1 ||
+				r.Diffs[0].ActiveRule != "large-payments" || r.Diffs[0].CandidateRule != "admins-pay" {
+				t.Fatalf("report %+v", r)
+			}
+		})
+	}
+}

@@ -41,7 +41,10 @@ echo "== API checks: helm lint, schemathesis against human serve" >&2
 GO=$GO ./scripts/api-check.sh
 echo "== go vet" >&2
 $GO vet ./...
+$GO vet -tags humantestclock ./server/
 echo "== go test" >&2
 $GO test -count=1 ./...
+echo "== go test -tags humantestclock (the test-only server clock)" >&2
+$GO test -count=1 -tags humantestclock -run TestTestClock ./server/
 echo "== go test -race (concurrency-heavy packages)" >&2
 $GO test -count=1 -race -short ./ledger/ ./workforce/ ./passport/ ./policy/ ./capability/ .

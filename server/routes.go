@@ -33,6 +33,9 @@ func (s *Server) routeTable() []*route {
 
 		rt("POST", "/v1/capabilities/grants", authSigned, grant),
 		rt("POST", "/v1/capabilities/members", authSigned, addMember),
+		rt("POST", "/v1/capabilities/claims", authSigned, claim),
+		rt("GET", "/v1/capabilities/evidence", authSigned, capabilityEvidence),
+		rt("GET", "/v1/capabilities/holds", authSigned, holds),
 
 		rt("POST", "/v1/humanos/policies", authSigned, publishPolicy),
 		rt("POST", "/v1/humanos/policies/activations", authSigned, activatePolicy),

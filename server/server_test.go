@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/humanos/human"
 	"github.com/humanos/human/adapters/remote"
+	"github.com/humanos/human/capability"
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/internal/wire"
 	"github.com/humanos/human/passport"
@@ -259,7 +261,16 @@ func (e *env) matrix(t testing.TB) []matrixCase {
 	if err != nil {
 		t.Fatal(err)
 	}
+	skill, err := capability.SignClaim(a.aliceKey, capability.Claim{ID: "matrix-skill", Org: a.org, Kind: capability.ClaimSkill,
+		Issuer: a.alice.DID, Subject: a.alice.DID, Object: "skill.sepa", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holding := "?subject=" + url.QueryEscape(a.bob.DID) + "&capability=finance.approver"
 	return []matrixCase{
+		{"POST", "/v1/capabilities/claims", "/v1/capabilities/claims", mustJSON(t, wire.PassportBody{Envelope: skill}), &a.daveP, false},
+		{"GET", "/v1/capabilities/evidence", "/v1/capabilities/evidence" + holding, nil, &a.daveP, true},
+		{"GET", "/v1/capabilities/holds", "/v1/capabilities/holds" + holding, nil, &a.daveP, true},
 		{"POST", "/v1/orgs", "/v1/orgs", mustJSON(t, wire.Enrollment{Org: "org-a"}), &a.agentP, false},
 		{"POST", "/v1/passport", "/v1/passport", mustJSON(t, wire.PassportBody{Envelope: fresh}), &a.agentP, true},
 		{"GET", "/v1/passport/{did}", "/v1/passport/" + a.alice.DID, nil, nil, false},

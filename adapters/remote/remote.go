@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/humanos/human/capability"
 	"github.com/humanos/human/errs"
 	"github.com/humanos/human/internal/wire"
 	"github.com/humanos/human/ledger"
@@ -461,4 +462,37 @@ func (c *Client) CancelTask(ctx context.Context, taskID, reason string) (*workfo
 		return nil, err
 	}
 	return &out, nil
+}
+
+// Claim relays a signed capability claim (capability.SignClaim); the
+// server verifies and applies it and returns the claim with the receipt
+// of its attestation.
+func (c *Client) Claim(ctx context.Context, claim *passport.Envelope) (*wire.ClaimResult, error) {
+	var out wire.ClaimResult
+	if err := c.Do(ctx, http.MethodPost, "/v1/capabilities/claims", nil, wire.PassportBody{Envelope: claim}, &out, false, 0); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Evidence returns the evidence attached to subject's holding of a
+// capability, oldest first.
+func (c *Client) Evidence(ctx context.Context, subject, capabilityName string) ([]capability.Evidence, error) {
+	var out wire.Evidence
+	q := url.Values{"subject": {subject}, "capability": {capabilityName}}
+	if err := c.Do(ctx, http.MethodGet, "/v1/capabilities/evidence", q, nil, &out, true, 0); err != nil {
+		return nil, err
+	}
+	return out.Evidence, nil
+}
+
+// Holds reports whether subject holds a capability in the caller's org,
+// and by which path.
+func (c *Client) Holds(ctx context.Context, subject, capabilityName string) (capability.Path, bool, error) {
+	var out wire.Holding
+	q := url.Values{"subject": {subject}, "capability": {capabilityName}}
+	if err := c.Do(ctx, http.MethodGet, "/v1/capabilities/holds", q, nil, &out, true, 0); err != nil {
+		return nil, false, err
+	}
+	return out.Path, out.Held, nil
 }
