@@ -1,8 +1,12 @@
 package passport_test
 
 import (
+	"crypto/ed25519"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hdevalence/ed25519consensus"
 
 	"github.com/humanos/human/passport"
 )
@@ -11,10 +15,13 @@ import (
 // agent3 (4 passports, 3 certificates, revocation look-ups).
 //
 // cold: a new Registry per iteration, so every passport log is replayed
-// and every signature verified from the stored bytes, as after a restart.
+// and every signature verified from the stored bytes, as after a restart;
+// its 7 Ed25519 signatures are verified in one batch.
 // cached: one Registry; the chain cache answers after one generation read.
+// baseline-ed25519-verify is one (ZIP-215) verification and
+// baseline-ed25519-batch7 one batch of 7, the crypto floor of cold.
 //
-//	go test -run '^$' -bench 'Chain3|WebAuthnAssertion' -benchmem -cpu 1 ./passport/
+//	go test -run '^$' -bench 'Chain3' -benchmem -cpu 1 -count 3 ./passport/
 func BenchmarkChain3(b *testing.B) {
 	w := newWorld(b)
 	_, _, _, a3, _, _, d3 := w.chain3()
@@ -38,6 +45,28 @@ func BenchmarkChain3(b *testing.B) {
 		for b.Loop() {
 			if err := pub.Verify(msg, sig); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	// The crypto floor of cold: 7 signatures by 7 keys over 7 messages
+	// of a certificate's size, verified in one batch as VerifyChain does.
+	b.Run("baseline-ed25519-batch7", func(b *testing.B) {
+		type triple struct{ pub, msg, sig []byte }
+		var ts []triple
+		for i := range 7 {
+			k := mustKey(b)
+			msg := passport.PAE(passport.DelegationPayloadType, fmt.Appendf(nil, `{"issuer":"did:human:x","n":%d,"pad":"%0300d"}`, i, 0))
+			sig, _ := k.Sign(msg)
+			ts = append(ts, triple{k.PublicKey().Key, msg, sig})
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			v := ed25519consensus.NewPreallocatedBatchVerifier(len(ts))
+			for _, t := range ts {
+				v.Add(ed25519.PublicKey(t.pub), t.msg, t.sig)
+			}
+			if !v.Verify() {
+				b.Fatal("batch does not verify")
 			}
 		}
 	})

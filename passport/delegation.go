@@ -117,9 +117,12 @@ func ParseDelegation(env *Envelope) (*Delegation, error) {
 	if env.PayloadType != DelegationPayloadType {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "delegation: payload type %q, want %q", env.PayloadType, DelegationPayloadType)
 	}
-	var p delegationPayload
-	if err := decodeStrict(env.Payload, &p); err != nil {
-		return nil, errs.Errorf(errs.ErrInvalidArgument, "delegation: %v", err)
+	p, ok := decodeDelegationCanon(env.Payload)
+	if !ok {
+		p = delegationPayload{}
+		if err := decodeStrict(env.Payload, &p); err != nil {
+			return nil, errs.Errorf(errs.ErrInvalidArgument, "delegation: %v", err)
+		}
 	}
 	if err := p.check(); err != nil {
 		return nil, err

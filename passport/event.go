@@ -229,9 +229,9 @@ func (p *Passport) HasKey(k PublicKey) bool {
 // verifiedByCurrentKey returns nil if env carries a valid signature by one
 // of the passport's current keys, else an error wrapping
 // errs.ErrUnauthenticated.
-func (p *Passport) verifiedByCurrentKey(env *Envelope) error {
+func (p *Passport) verifiedByCurrentKey(env *Envelope, b *sigBatch) error {
 	for _, k := range p.Keys {
-		if env.VerifiedBy(k) == nil {
+		if env.verifiedBy(k, b) == nil {
 			return nil
 		}
 	}
@@ -623,9 +623,12 @@ func parseEvent(env *Envelope) (*event, error) {
 	if env.PayloadType != EventPayloadType {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "passport event: payload type %q, want %q", env.PayloadType, EventPayloadType)
 	}
-	var ev event
-	if err := decodeStrict(env.Payload, &ev); err != nil {
-		return nil, errs.Errorf(errs.ErrInvalidArgument, "passport event: %v", err)
+	ev, ok := decodeEventCanon(env.Payload)
+	if !ok {
+		ev = event{}
+		if err := decodeStrict(env.Payload, &ev); err != nil {
+			return nil, errs.Errorf(errs.ErrInvalidArgument, "passport event: %v", err)
+		}
 	}
 	if err := ev.check(); err != nil {
 		return nil, err
@@ -659,6 +662,11 @@ func Replay(events []*Envelope, now time.Time) (*Passport, error) {
 // (malformed, out of order, back-dated, future-dated)
 // errs.ErrInvalidArgument.
 func ReplayWith(events []*Envelope, opts ReplayOptions) (*Passport, error) {
+	return replay(events, opts, nil)
+}
+
+// replay is ReplayWith with Ed25519 checks recorded in b when b is not nil.
+func replay(events []*Envelope, opts ReplayOptions, b *sigBatch) (*Passport, error) {
 	if len(events) == 0 {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "passport: empty event log")
 	}
@@ -682,7 +690,7 @@ func ReplayWith(events []*Envelope, opts ReplayOptions) (*Passport, error) {
 				return nil, errs.Errorf(errs.ErrInvalidArgument, "event 0: type %q, a log starts with an inception", ev.Type)
 			}
 			for _, k := range ev.Keys {
-				if err := env.VerifiedBy(k); err != nil {
+				if err := env.verifiedBy(k, b); err != nil {
 					return nil, fmt.Errorf("inception is not self-signed by every declared key: %w", err)
 				}
 			}
@@ -711,7 +719,7 @@ func ReplayWith(events []*Envelope, opts ReplayOptions) (*Passport, error) {
 			return nil, errs.Errorf(errs.ErrInvalidArgument, "event %d: created %s is earlier than the previous event's %s (back-dated)",
 				i, ev.Created.Format(time.RFC3339Nano), prev.Created.Format(time.RFC3339Nano))
 		}
-		if err := p.apply(i, env, ev, opts.Guardians); err != nil {
+		if err := p.apply(i, env, ev, opts.Guardians, b); err != nil {
 			return nil, err
 		}
 		p.Events = append(p.Events, env)
@@ -722,7 +730,7 @@ func ReplayWith(events []*Envelope, opts ReplayOptions) (*Passport, error) {
 
 // apply verifies the signatures of one later event against the state
 // before it and applies it.
-func (p *Passport) apply(i int, env *Envelope, ev *event, g GuardianKeys) error {
+func (p *Passport) apply(i int, env *Envelope, ev *event, g GuardianKeys, b *sigBatch) error {
 	pending := p.Recovery != nil
 	switch ev.Type {
 	case EventRecoveryCancel, EventRecoveryComplete:
@@ -737,27 +745,27 @@ func (p *Passport) apply(i int, env *Envelope, ev *event, g GuardianKeys) error 
 	}
 	switch ev.Type {
 	case EventRecovery:
-		return p.startRecovery(i, env, ev, g)
+		return p.startRecovery(i, env, ev, g, b)
 	case EventRecoveryComplete:
 		r := p.Recovery
 		if ev.Created.Before(r.EffectiveAt) {
 			return errs.Errorf(errs.ErrFailedPrecondition, "event %d: recovery completes at %s at the earliest, not %s",
 				i, r.EffectiveAt.Format(time.RFC3339), ev.Created.Format(time.RFC3339))
 		}
-		if !verifiedByAny(env, r.Keys) {
+		if !verifiedByAny(env, r.Keys, b) {
 			return errs.Errorf(errs.ErrUnauthenticated, "event %d: recovery completion is not signed by a recovered key", i)
 		}
 		p.replaceKeys(r.Keys, ev.Created)
 		p.Recovery = nil
 		return nil
 	}
-	if err := p.verifiedByCurrentKey(env); err != nil {
+	if err := p.verifiedByCurrentKey(env, b); err != nil {
 		return fmt.Errorf("event %d (%s): %w", i, ev.Type, err)
 	}
 	switch ev.Type {
 	case EventRotation, EventDeviceAdded:
 		for _, k := range ev.Keys {
-			if err := env.VerifiedBy(k); err != nil {
+			if err := env.verifiedBy(k, b); err != nil {
 				return fmt.Errorf("event %d: %s not signed by every new key: %w", i, ev.Type, err)
 			}
 		}
@@ -801,7 +809,7 @@ func (p *Passport) apply(i int, env *Envelope, ev *event, g GuardianKeys) error 
 // startRecovery checks a recovery statement: every new key signs it, and at
 // least Threshold distinct guardians do, each with a key of their own human
 // passport current at the statement's created time.
-func (p *Passport) startRecovery(i int, env *Envelope, ev *event, g GuardianKeys) error {
+func (p *Passport) startRecovery(i int, env *Envelope, ev *event, g GuardianKeys, b *sigBatch) error {
 	if len(p.Guardians) == 0 {
 		return errs.Errorf(errs.ErrFailedPrecondition, "event %d: passport %s names no guardians; it cannot be recovered", i, p.DID)
 	}
@@ -809,7 +817,7 @@ func (p *Passport) startRecovery(i int, env *Envelope, ev *event, g GuardianKeys
 		return errs.Errorf(errs.ErrFailedPrecondition, "event %d: no guardian resolver to verify the recovery", i)
 	}
 	for _, k := range ev.Keys {
-		if err := env.VerifiedBy(k); err != nil {
+		if err := env.verifiedBy(k, b); err != nil {
 			return fmt.Errorf("event %d: recovery not signed by every new key: %w", i, err)
 		}
 		if p.HasKey(k) {
@@ -822,7 +830,7 @@ func (p *Passport) startRecovery(i int, env *Envelope, ev *event, g GuardianKeys
 		if err != nil {
 			continue // a guardian that is gone or not human simply does not count
 		}
-		if verifiedByAny(env, keys) {
+		if verifiedByAny(env, keys, b) {
 			signed = append(signed, did)
 		}
 	}
@@ -834,9 +842,9 @@ func (p *Passport) startRecovery(i int, env *Envelope, ev *event, g GuardianKeys
 	return nil
 }
 
-func verifiedByAny(env *Envelope, keys []PublicKey) bool {
+func verifiedByAny(env *Envelope, keys []PublicKey, b *sigBatch) bool {
 	for _, k := range keys {
-		if env.VerifiedBy(k) == nil {
+		if env.verifiedBy(k, b) == nil {
 			return true
 		}
 	}

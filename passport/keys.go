@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hdevalence/ed25519consensus"
+
 	"github.com/humanos/human/errs"
 )
 
@@ -20,7 +22,8 @@ type Suite string
 // and the signature; no suite consults a server or a clock.
 const (
 	// SuiteEd25519 is Ed25519 (RFC 8032): a 32-byte key, 64-byte
-	// signatures over the message itself.
+	// signatures over the message itself, verified under the ZIP-215 rules
+	// (see the package documentation).
 	SuiteEd25519 Suite = "ed25519"
 	// SuiteES256 is ECDSA on P-256 with SHA-256: the key is the 65-byte
 	// uncompressed SEC 1 point, signatures are ASN.1 DER (what AWS KMS,
@@ -88,13 +91,21 @@ func (k PublicKey) Validate() error {
 
 // Verify checks sig over message with this key. It returns nil only for a
 // valid signature, and an error wrapping errs.ErrUnauthenticated otherwise.
-func (k PublicKey) Verify(message, sig []byte) error {
+// Ed25519 signatures are judged by the ZIP-215 rules.
+func (k PublicKey) Verify(message, sig []byte) error { return k.verify(message, sig, nil) }
+
+// verify is Verify that, for Ed25519 and a non-nil b, records the check in
+// b and returns nil (see sigBatch).
+func (k PublicKey) verify(message, sig []byte, b *sigBatch) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
 	switch k.Suite {
 	case SuiteEd25519:
-		if !ed25519.Verify(ed25519.PublicKey(k.Key), message, sig) {
+		if b.add(k.Key, message, sig) {
+			return nil
+		}
+		if !ed25519consensus.Verify(ed25519.PublicKey(k.Key), message, sig) {
 			return errs.Errorf(errs.ErrUnauthenticated, "ed25519 signature by key %s does not verify", k.ID())
 		}
 		return nil

@@ -239,13 +239,14 @@ type guardianResolver struct {
 	ctx   context.Context
 	org   string
 	depth int
+	b     *sigBatch
 }
 
 func (g guardianResolver) GuardianKeysAt(did string, at time.Time) ([]PublicKey, error) {
 	if g.depth >= maxGuardianDepth {
 		return nil, errs.Errorf(errs.ErrFailedPrecondition, "guardian %s: recoveries nested deeper than %d", did, maxGuardianDepth)
 	}
-	p, err := g.r.passportAt(g.ctx, g.org, did, g.depth+1)
+	p, err := g.r.passportAt(g.ctx, g.org, did, g.depth+1, g.b)
 	if err != nil {
 		return nil, err
 	}
@@ -263,23 +264,38 @@ func (r *Registry) GuardianKeysAt(ctx context.Context, org, did string, at time.
 
 // passport loads and verifies a passport; the result is shared, read-only.
 func (r *Registry) passport(ctx context.Context, org, did string) (*Passport, error) {
-	return r.passportAt(ctx, org, did, 0)
+	return r.passportAt(ctx, org, did, 0, nil)
 }
 
-func (r *Registry) passportAt(ctx context.Context, org, did string, depth int) (*Passport, error) {
+// passportIn is passport within a verification that batches its Ed25519
+// checks in b (nil: none).
+func (r *Registry) passportIn(ctx context.Context, org, did string, b *sigBatch) (*Passport, error) {
+	return r.passportAt(ctx, org, did, 0, b)
+}
+
+func (r *Registry) passportAt(ctx context.Context, org, did string, depth int, b *sigBatch) (*Passport, error) {
 	if !ValidDID(did) {
 		// A name that cannot exist is simply not found; the message says why.
 		return nil, errs.Errorf(errs.ErrNotFound, "no passport %q in org %q (not a did:human DID)", did, org)
+	}
+	key := cacheKey{org, did}
+	if b != nil {
+		// Read and replayed once per verification.
+		if e := b.passports[key]; e != nil {
+			return e.p, nil
+		}
 	}
 	raws, err := r.store.Events(ctx, org, did)
 	if err != nil {
 		return nil, fmt.Errorf("passport %s: %w", did, err)
 	}
-	key := cacheKey{org, did}
 	r.mu.RLock()
 	e := r.passports[key]
 	r.mu.RUnlock()
 	if e != nil && slices.EqualFunc(e.raw, raws, bytes.Equal) {
+		if b != nil {
+			b.passports[key] = e
+		}
 		return e.p, nil
 	}
 	envs := make([]*Envelope, len(raws))
@@ -288,7 +304,7 @@ func (r *Registry) passportAt(ctx context.Context, org, did string, depth int) (
 			return nil, errs.Errorf(errs.ErrUnauthenticated, "stored passport %s, event %d, does not verify: %v", did, i, err)
 		}
 	}
-	p, err := ReplayWith(envs, ReplayOptions{Now: r.now(), Guardians: guardianResolver{r, ctx, org, depth}})
+	p, err := replay(envs, ReplayOptions{Now: r.now(), Guardians: guardianResolver{r, ctx, org, depth, b}}, b)
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrUnauthenticated, "stored passport %s does not verify: %v", did, err)
 	}
@@ -305,13 +321,38 @@ func (r *Registry) passportAt(ctx context.Context, org, did string, depth int) (
 			}
 		}
 	}
+	e = &passportEntry{raw: raws, p: p}
+	if b != nil {
+		// Cached only once the batch holds (Registry.commit).
+		b.passports[key] = e
+		return p, nil
+	}
 	r.mu.Lock()
+	r.cachePassport(key, e)
+	r.mu.Unlock()
+	return p, nil
+}
+
+// cachePassport stores a verified passport; r.mu must be held.
+func (r *Registry) cachePassport(key cacheKey, e *passportEntry) {
 	if len(r.passports) >= maxCacheEntries {
 		clear(r.passports)
 	}
-	r.passports[key] = &passportEntry{raw: raws, p: p}
+	r.passports[key] = e
+}
+
+// commit publishes what a verification verified in collect mode, once its
+// batch holds: the passports it replayed and the link signatures it
+// checked.
+func (r *Registry) commit(b *sigBatch) {
+	r.mu.Lock()
+	for key, e := range b.passports {
+		r.cachePassport(key, e)
+	}
 	r.mu.Unlock()
-	return p, nil
+	for _, s := range b.signed {
+		s.e.signedBy.Store(s.issuer)
+	}
 }
 
 // AppendEvent verifies a later event (rotation, device added or removed,
@@ -416,7 +457,7 @@ func (r *Registry) AddDelegation(ctx context.Context, org string, env *Envelope)
 		}
 		parent = chain.Leaf()
 	}
-	if _, err := r.checkLink(ctx, org, parent, d); err != nil {
+	if _, err := r.checkLink(ctx, org, parent, d, nil); err != nil {
 		return nil, err
 	}
 	raw, err := env.Marshal()
@@ -441,9 +482,10 @@ func (r *Registry) AddDelegation(ctx context.Context, org string, env *Envelope)
 
 // checkLink verifies one link against its parent (nil for a root): issuer
 // and subject passports, the issuer's signature, narrowing. It does not
-// check time or revocation of the link itself.
-func (r *Registry) checkLink(ctx context.Context, org string, parent, d *Delegation) (*Passport, error) {
-	issuer, err := r.passport(ctx, org, d.Issuer)
+// check time or revocation of the link itself. Ed25519 checks go to b when
+// it is not nil.
+func (r *Registry) checkLink(ctx context.Context, org string, parent, d *Delegation, b *sigBatch) (*Passport, error) {
+	issuer, err := r.passportIn(ctx, org, d.Issuer, b)
 	if err != nil {
 		return nil, fmt.Errorf("delegation %s: issuer: %w", d.ID, err)
 	}
@@ -457,10 +499,10 @@ func (r *Registry) checkLink(ctx context.Context, org string, parent, d *Delegat
 	} else if d.Issuer != parent.Subject {
 		return nil, errs.Errorf(errs.ErrPermissionDenied, "delegation %s: issuer %s is not the subject %s of parent %s", d.ID, d.Issuer, parent.Subject, parent.ID)
 	}
-	if err := issuer.verifiedByCurrentKey(d.Envelope); err != nil {
+	if err := issuer.verifiedByCurrentKey(d.Envelope, b); err != nil {
 		return nil, fmt.Errorf("delegation %s: %w", d.ID, err)
 	}
-	if err := r.checkSubject(ctx, org, d); err != nil {
+	if err := r.checkSubject(ctx, org, d, b); err != nil {
 		return nil, err
 	}
 	if parent != nil {
@@ -471,8 +513,8 @@ func (r *Registry) checkLink(ctx context.Context, org string, parent, d *Delegat
 	return issuer, nil
 }
 
-func (r *Registry) checkSubject(ctx context.Context, org string, d *Delegation) error {
-	subject, err := r.passport(ctx, org, d.Subject)
+func (r *Registry) checkSubject(ctx context.Context, org string, d *Delegation, b *sigBatch) error {
+	subject, err := r.passportIn(ctx, org, d.Subject, b)
 	if err != nil {
 		return fmt.Errorf("delegation %s: subject: %w", d.ID, err)
 	}
@@ -596,14 +638,31 @@ func (r *Registry) VerifyChain(ctx context.Context, org, agentDID, delegationID 
 }
 
 // verifyChain is VerifyChain from the stored bytes, with only signature
-// checks cached.
+// checks cached. Every Ed25519 signature the chain needs (passport events
+// of every passport in it, certificates, revocations) is verified in one
+// batch; when the batch fails, the chain is verified again one signature
+// at a time, which names the first bad one with the usual error.
 func (r *Registry) verifyChain(ctx context.Context, org, agentDID, delegationID string, now time.Time) (*Chain, error) {
+	b := newSigBatch()
+	c, err := r.verifyChainIn(ctx, org, agentDID, delegationID, now, b)
+	if b.verify() {
+		// Every answer given in collect mode was the immediate answer, so
+		// c and err are what verifying one by one would return.
+		r.commit(b)
+		return c, err
+	}
+	return r.verifyChainIn(ctx, org, agentDID, delegationID, now, nil)
+}
+
+// verifyChainIn is verifyChain's one pass, Ed25519 checks in b when it is
+// not nil.
+func (r *Registry) verifyChainIn(ctx context.Context, org, agentDID, delegationID string, now time.Time, b *sigBatch) (*Chain, error) {
 	leaf, err := r.link(ctx, org, delegationID)
 	if err != nil {
 		return nil, err
 	}
 	if leaf.d.Subject != agentDID {
-		if _, err := r.passport(ctx, org, agentDID); errors.Is(err, errs.ErrNotFound) {
+		if _, err := r.passportIn(ctx, org, agentDID, b); errors.Is(err, errs.ErrNotFound) {
 			return nil, fmt.Errorf("agent: %w", err)
 		}
 		return nil, errs.Errorf(errs.ErrPermissionDenied, "delegation %s is for agent %s, not %s", delegationID, leaf.d.Subject, agentDID)
@@ -627,7 +686,7 @@ func (r *Registry) verifyChain(ctx context.Context, org, agentDID, delegationID 
 		if i > 0 {
 			parent = links[i-1]
 		}
-		if err := r.verifyLink(ctx, org, parent, e); err != nil {
+		if err := r.verifyLink(ctx, org, parent, e, b); err != nil {
 			return nil, err
 		}
 		if now.Before(d.NotBefore) {
@@ -636,7 +695,7 @@ func (r *Registry) verifyChain(ctx context.Context, org, agentDID, delegationID 
 		if !now.Before(d.Expires) {
 			return nil, errs.Errorf(errs.ErrFailedPrecondition, "delegation %s expired at %s", d.ID, d.Expires.Format(time.RFC3339))
 		}
-		if err := r.notRevoked(ctx, org, d); err != nil {
+		if err := r.notRevoked(ctx, org, d, b); err != nil {
 			return nil, err
 		}
 	}
@@ -647,17 +706,21 @@ func (r *Registry) verifyChain(ctx context.Context, org, agentDID, delegationID 
 }
 
 // verifyLink is checkLink with the signature check cached per issuer state.
-func (r *Registry) verifyLink(ctx context.Context, org string, parent *Delegation, e *linkEntry) error {
+func (r *Registry) verifyLink(ctx context.Context, org string, parent *Delegation, e *linkEntry, b *sigBatch) error {
 	d := e.d
-	issuer, err := r.passport(ctx, org, d.Issuer)
+	issuer, err := r.passportIn(ctx, org, d.Issuer, b)
 	if err != nil {
 		return fmt.Errorf("delegation %s: issuer: %w", d.ID, err)
 	}
 	if e.signedBy.Load() != issuer {
-		if _, err := r.checkLink(ctx, org, parent, d); err != nil {
+		if _, err := r.checkLink(ctx, org, parent, d, b); err != nil {
 			return err
 		}
-		e.signedBy.Store(issuer)
+		if b != nil {
+			b.signed = append(b.signed, signedLink{e, issuer})
+		} else {
+			e.signedBy.Store(issuer)
+		}
 		return nil
 	}
 	// Signature already verified against this exact issuer state; the
@@ -678,13 +741,13 @@ func (r *Registry) verifyLink(ctx context.Context, org string, parent *Delegatio
 			return err
 		}
 	}
-	return r.checkSubject(ctx, org, d)
+	return r.checkSubject(ctx, org, d, b)
 }
 
 // notRevoked fails if the store holds any revocation of d. A revocation
 // that does not verify still stops the chain (fail closed), but is reported
 // as a tampered row rather than as a revocation.
-func (r *Registry) notRevoked(ctx context.Context, org string, d *Delegation) error {
+func (r *Registry) notRevoked(ctx context.Context, org string, d *Delegation, b *sigBatch) error {
 	raw, err := r.store.Revocation(ctx, org, d.ID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil
@@ -698,7 +761,7 @@ func (r *Registry) notRevoked(ctx context.Context, org string, d *Delegation) er
 		if rev, err = ParseRevocation(env); err == nil {
 			if rev.Delegation != d.ID {
 				err = errs.Errorf(errs.ErrUnauthenticated, "it revokes %s", rev.Delegation)
-			} else if err = r.checkRevoker(ctx, org, d, rev); err == nil {
+			} else if err = r.checkRevoker(ctx, org, d, rev, b); err == nil {
 				return errs.Errorf(errs.ErrFailedPrecondition, "delegation %s was revoked by %s at %s", d.ID, rev.Revoker, rev.Created.Format(time.RFC3339))
 			}
 		}
@@ -708,7 +771,7 @@ func (r *Registry) notRevoked(ctx context.Context, org string, d *Delegation) er
 
 // checkRevoker verifies that rev is signed by a current key of a passport
 // allowed to revoke d: d's issuer or an issuer above it in its chain.
-func (r *Registry) checkRevoker(ctx context.Context, org string, d *Delegation, rev *Revocation) error {
+func (r *Registry) checkRevoker(ctx context.Context, org string, d *Delegation, rev *Revocation, b *sigBatch) error {
 	allowed := false
 	for cur, depth := d, 0; ; depth++ {
 		if cur.Issuer == rev.Revoker {
@@ -727,11 +790,11 @@ func (r *Registry) checkRevoker(ctx context.Context, org string, d *Delegation, 
 	if !allowed {
 		return errs.Errorf(errs.ErrPermissionDenied, "revocation of %s: %s is not an issuer in its chain", d.ID, rev.Revoker)
 	}
-	revoker, err := r.passport(ctx, org, rev.Revoker)
+	revoker, err := r.passportIn(ctx, org, rev.Revoker, b)
 	if err != nil {
 		return fmt.Errorf("revocation of %s: revoker: %w", d.ID, err)
 	}
-	if err := revoker.verifiedByCurrentKey(rev.Envelope); err != nil {
+	if err := revoker.verifiedByCurrentKey(rev.Envelope, b); err != nil {
 		return fmt.Errorf("revocation of %s: %w", d.ID, err)
 	}
 	return nil
@@ -754,7 +817,7 @@ func (r *Registry) RevokeDelegation(ctx context.Context, org string, env *Envelo
 	if err != nil {
 		return err
 	}
-	if err := r.checkRevoker(ctx, org, e.d, rev); err != nil {
+	if err := r.checkRevoker(ctx, org, e.d, rev, nil); err != nil {
 		return err
 	}
 	if _, err := r.store.Revocation(ctx, org, rev.Delegation); err == nil {
