@@ -14,8 +14,8 @@ import (
 // BenchmarkLedgerAppendIndexed measures the store alone under group commit
 // batches of varying size (1 to 256 entries, as the sequencer produces),
 // each entry 1,100 bytes (a signed decision attestation) with the index
-// fields of a decision: ns/op is per
-// entry, with the tree nodes a batch writes.
+// fields of a decision: ns/op is per entry, with the tree nodes a batch
+// writes.
 func BenchmarkLedgerAppendIndexed(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
