@@ -1,11 +1,5 @@
 package passport
 
-import (
-	"crypto/ed25519"
-
-	"github.com/hdevalence/ed25519consensus"
-)
-
 // sigBatch is how one verification checks Ed25519 signatures. A nil
 // *sigBatch checks each signature at once; a non-nil one ("collect mode")
 // records each Ed25519 (key, message, signature) it is asked about,
@@ -27,8 +21,7 @@ import (
 // passports replayed and link signatures checked wait in the batch, and
 // [Registry.commit] publishes them afterwards.
 type sigBatch struct {
-	v ed25519consensus.BatchVerifier
-	n int
+	v ed25519Batch
 	// passports are the passports replayed in this verification, by org
 	// and DID: each is read and replayed once per verification, and
 	// reaches the Registry's cache only once the batch holds.
@@ -43,7 +36,7 @@ type signedLink struct {
 }
 
 func newSigBatch() *sigBatch {
-	return &sigBatch{v: ed25519consensus.NewPreallocatedBatchVerifier(8), passports: make(map[cacheKey]*passportEntry, 4)}
+	return &sigBatch{passports: make(map[cacheKey]*passportEntry, 4)}
 }
 
 // add records an Ed25519 check and reports true, or reports false when b
@@ -52,12 +45,11 @@ func (b *sigBatch) add(key, message, sig []byte) bool {
 	if b == nil {
 		return false
 	}
-	b.v.Add(ed25519.PublicKey(key), message, sig)
-	b.n++
+	b.v.add(key, message, sig)
 	return true
 }
 
 // verify reports whether every recorded signature is valid (true for none).
 func (b *sigBatch) verify() bool {
-	return b.n == 0 || b.v.Verify()
+	return b.v.verify()
 }

@@ -71,11 +71,15 @@ func (e *Envelope) VerifiedBy(key PublicKey) error { return e.verifiedBy(key, ni
 // nil: then the first signature whose key ID matches counts as valid until
 // the batch says otherwise (see sigBatch).
 func (e *Envelope) verifiedBy(key PublicKey, b *sigBatch) error {
-	msg := PAE(e.PayloadType, e.Payload)
-	id := key.ID()
+	var idBuf [keyIDLen]byte
+	id := key.appendID(idBuf[:0])
+	var msg []byte
 	for _, s := range e.Signatures {
-		if s.KeyID != "" && s.KeyID != id {
+		if s.KeyID != "" && s.KeyID != string(id) {
 			continue
+		}
+		if msg == nil {
+			msg = PAE(e.PayloadType, e.Payload)
 		}
 		if key.verify(msg, s.Sig, b) == nil {
 			return nil

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -52,8 +53,22 @@ func (k PublicKey) String() string {
 // SHA-256 of its String form, base64url-encoded. It names the key in
 // envelope signatures.
 func (k PublicKey) ID() string {
-	sum := sha256.Sum256([]byte(k.String()))
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
+	var buf [keyIDLen]byte
+	return string(k.appendID(buf[:0]))
+}
+
+// keyIDLen is the length of a key ID: 16 bytes in unpadded base64.
+const keyIDLen = 22
+
+// appendID appends the key's ID to dst, without allocating for the usual
+// key sizes (verification compares IDs on every envelope signature).
+func (k PublicKey) appendID(dst []byte) []byte {
+	var buf [128]byte
+	s := append(buf[:0], k.Suite...)
+	s = append(s, ':')
+	s = base64.RawURLEncoding.AppendEncode(s, k.Key)
+	sum := sha256.Sum256(s)
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:16])
 }
 
 // ParsePublicKey decodes the String form of a key.
@@ -70,12 +85,20 @@ func ParsePublicKey(s string) (PublicKey, error) {
 	return k, k.Validate()
 }
 
-// Validate reports whether the key is well formed for its suite.
+// Validate reports whether the key is well formed for its suite, with an
+// error wrapping errs.ErrInvalidArgument when it is not. An Ed25519 key
+// must not have small order: such a key (one of the 8 torsion points, in
+// any of its 14 encodings) "verifies" signatures anyone can forge under the
+// ZIP-215 rules, so it is refused wherever a key is declared, parsed or
+// used, and no signature by it verifies.
 func (k PublicKey) Validate() error {
 	switch k.Suite {
 	case SuiteEd25519:
 		if len(k.Key) != ed25519.PublicKeySize {
 			return errs.Errorf(errs.ErrInvalidArgument, "ed25519 public key has %d bytes, want %d", len(k.Key), ed25519.PublicKeySize)
+		}
+		if isSmallOrderEd25519(k.Key) {
+			return errs.Errorf(errs.ErrInvalidArgument, "ed25519 public key %x has small order (a torsion point, [8]A = 0): it would verify signatures nobody made", k.Key)
 		}
 		return nil
 	case SuiteES256:
@@ -237,3 +260,46 @@ func (s *ES256Signer) Sign(message []byte) ([]byte, error) {
 
 // PrivateKey returns the wrapped key.
 func (s *ES256Signer) PrivateKey() *ecdsa.PrivateKey { return s.priv }
+
+// smallOrderEd25519 lists every 32-byte string that decodes (under the
+// ZIP-215 decoding rules, which accept non-canonical encodings) to a point
+// of order dividing 8: the 8 torsion points in canonical form, the identity
+// and the point of order 2 with the sign bit set on x = 0, and y + p for
+// y = 0 (the two points of order 4) and y = 1 (the identity, both signs).
+// TestSmallOrderEncodings derives the list from the curve.
+var smallOrderEd25519 = func() (t [14][32]byte) {
+	for i, h := range [14]string{
+		"0100000000000000000000000000000000000000000000000000000000000000", // identity
+		"0100000000000000000000000000000000000000000000000000000000000080", // identity, sign bit on x = 0
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // identity, y = p+1
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // identity, y = p+1, sign bit
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // order 2: (0, -1)
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // order 2, sign bit on x = 0
+		"0000000000000000000000000000000000000000000000000000000000000000", // order 4: y = 0
+		"0000000000000000000000000000000000000000000000000000000000000080", // order 4: y = 0, the other x
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // order 4: y = p
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // order 4: y = p, the other x
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // order 8
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", // order 8
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // order 8
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85", // order 8
+	} {
+		if _, err := hex.Decode(t[i][:], []byte(h)); err != nil {
+			panic(err)
+		}
+	}
+	return t
+}()
+
+// isSmallOrderEd25519 reports whether a 32-byte key decodes to a point of
+// small order. A table look-up rather than decoding and multiplying by 8:
+// it runs on every verification.
+func isSmallOrderEd25519(key []byte) bool {
+	k := [32]byte(key)
+	for i := range smallOrderEd25519 {
+		if k == smallOrderEd25519[i] {
+			return true
+		}
+	}
+	return false
+}
