@@ -21,13 +21,17 @@ const (
 	rolePassport = "passport"
 )
 
-// principal is who signed a request: an org admin key or a passport.
+// principal is who signed a request: an org admin key or a passport,
+// directly or through a session it opened.
 type principal struct {
-	keyID string
-	org   string
-	role  string
-	did   string // passport DID; "" for an admin
-	kind  passport.Kind
+	keyID   string // the admin or passport key id, also for a session
+	org     string
+	role    string
+	did     string // passport DID; "" for an admin
+	kind    passport.Kind
+	subject string // the key id's subject: admin public key or DID
+	keyFP   string // passport: ID of the key that verified; "" for an admin
+	session string // the session key id when signed with a session; "" otherwise
 }
 
 // problemErr is an error with a specific wire code.
@@ -61,7 +65,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], sg.Digest) {
 		return nil, coded(wire.CodeBadSignature, errs.ErrUnauthenticated, "Content-Digest does not match the body")
 	}
-	p := &principal{keyID: sg.KeyID, org: sg.Org, role: sg.Kind}
+	p := &principal{keyID: sg.KeyID, org: sg.Org, role: sg.Kind, subject: sg.Subject}
 	// Built only on refusal: formatting it for every request cost more than
 	// the checks around it.
 	badKey := func() error {
@@ -81,24 +85,17 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		}
 		p.kind = passport.KindOrg
 	case wire.KeyPassport:
-		if enrolling || !s.known(sg.Org) || s.node != nil {
+		if enrolling {
 			return nil, badKey()
 		}
-		c, err := s.client(ctx, sg.Org)
+		pp, err := s.livePassport(ctx, sg.Org, sg.Subject, badKey)
 		if err != nil {
 			return nil, err
-		}
-		pp, err := c.Passports().Get(ctx, sg.Org, sg.Subject)
-		switch {
-		case errs.Kind(err) == errs.ErrUnavailable:
-			return nil, err
-		case err != nil, pp.Revoked:
-			return nil, badKey()
 		}
 		ok := false
 		for _, k := range pp.Keys {
 			if k.Verify(sg.Base, sg.Signature) == nil {
-				ok = true
+				ok, p.keyFP = true, k.ID()
 				break
 			}
 		}
@@ -106,6 +103,13 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 			return nil, badKey()
 		}
 		p.did, p.kind = pp.DID, pp.Kind
+	case wire.KeySession:
+		if enrolling {
+			return nil, badKey()
+		}
+		if p, err = s.sessionPrincipal(ctx, sg, now, badKey); err != nil {
+			return nil, err
+		}
 	}
 	// Only a verified signature may consume a nonce, so nobody can
 	// pre-empt another principal's nonces.
@@ -116,6 +120,30 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		return nil, coded(wire.CodeUnavailable, errs.ErrUnavailable, "replay cache full; retry shortly")
 	}
 	return p, nil
+}
+
+// livePassport returns the passport did of org if it may sign requests:
+// the org is enrolled, this server is not a ledger node, and the passport
+// exists and is not revoked. Otherwise it returns refused() (or
+// ErrUnavailable when the store does not answer). Signature and session
+// authentication share it, so a revocation ends a live session at its
+// next request.
+func (s *Server) livePassport(ctx context.Context, org, did string, refused func() error) (*passport.Passport, error) {
+	if !s.known(org) || s.node != nil {
+		return nil, refused()
+	}
+	c, err := s.client(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	pp, err := c.Passports().Get(ctx, org, did)
+	switch {
+	case errs.Kind(err) == errs.ErrUnavailable:
+		return nil, err
+	case err != nil, pp.Revoked:
+		return nil, refused()
+	}
+	return pp, nil
 }
 
 // nonceCache remembers nonces until their signatures expire. It is

@@ -33,6 +33,6 @@ func FuzzSignedBodies(f *testing.F) {
 	})
 }
 
-var postRoutes = []string{"/v1/orgs", "/v1/passport", "/v1/passport/delegations", "/v1/passport/revocations",
+var postRoutes = []string{"/v1/orgs", "/v1/sessions", "/v1/passport", "/v1/passport/delegations", "/v1/passport/revocations",
 	"/v1/capabilities/grants", "/v1/capabilities/members", "/v1/humanos/policies", "/v1/humanos/policies/activations",
 	"/v1/humanos/decisions", "/v1/workforce/tasks/{id}/decisions", "/v1/attestations"}

@@ -70,6 +70,7 @@ func (s *Server) ledgerRouteTable() []*route {
 		&route{method: "GET", pattern: "/metrics", raw: s.metrics.handler},
 		&route{method: "GET", pattern: "/v1/openapi.json", raw: http.HandlerFunc(serveOpenAPI)},
 		rt("POST", "/v1/orgs", authEnroll, s.enrollOrg),
+		rt("POST", "/v1/sessions", authLedger, s.openSession),
 		rt("GET", p+"/head", authLedger, s.ledgerHead),
 		{method: "POST", pattern: p + "/append", auth: authLedger, handle: s.ledgerAppend, maxBody: wire.MaxLedgerBody},
 		rt("GET", p+"/entries", authLedger, s.ledgerEntries),

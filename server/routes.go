@@ -24,6 +24,7 @@ func (s *Server) routeTable() []*route {
 		&route{method: "GET", pattern: "/metrics", raw: s.metrics.handler},
 		&route{method: "GET", pattern: "/v1/openapi.json", raw: http.HandlerFunc(serveOpenAPI)},
 		rt("POST", "/v1/orgs", authEnroll, s.enrollOrg),
+		rt("POST", "/v1/sessions", authSigned, s.openSession),
 
 		rt("POST", "/v1/passport", authSigned, registerPassport),
 		rt("GET", "/v1/passport/{did}", authSigned, getPassport),

@@ -7,8 +7,9 @@
 // configured stores. Every /v1 route except the OpenAPI document requires
 // a request signed with HTTP Message Signatures (RFC 9421, see
 // internal/wire): by the org's admin key for management routes, or by the
-// key of a passport registered in the org. The org always comes from the
-// authenticated key id, never from the request.
+// key of a passport registered in the org, or with HMAC-SHA256 under a
+// short-lived session key one of them opened (POST /v1/sessions). The org
+// always comes from the authenticated key id, never from the request.
 //
 // Operations: /health (liveness), /ready (stores reachable), /metrics
 // (Prometheus), structured JSON logs with request ids and no secrets,
@@ -60,6 +61,16 @@ type Config struct {
 	// SignatureWindow is how far a signature's created time may be from
 	// the server's clock. Default 5 minutes.
 	SignatureWindow time.Duration
+	// SessionSecret keys the sessions of POST /v1/sessions: the tag of
+	// every session key id and every session key derive from it. At least
+	// MinSessionSecret bytes; servers that share it accept each other's
+	// sessions. Changing it ends every session (clients open a new one).
+	// Empty: a random per-process secret, so sessions end on restart.
+	// Never logged; New keeps its own copy and clears the field.
+	SessionSecret []byte
+	// SessionTTL is a session's lifetime: default DefaultSessionTTL (5
+	// minutes), at most MaxSessionTTL (1 hour).
+	SessionTTL time.Duration
 	// MaxWait caps a long poll on a task outcome. Default 30 seconds.
 	MaxWait time.Duration
 	// Logger receives the JSON request log. Default: discard.
@@ -91,15 +102,16 @@ type Server struct {
 	enroled map[string][]passport.PublicKey // the enrolled part, persisted in orgFile
 	clients map[string]*orgClient
 
-	nonces   *nonceCache
-	limits   *limiter
-	metrics  *metrics
-	draining chan struct{}
-	drainOne sync.Once
-	routes   []*route
-	appOnce  sync.Once
-	appState *app        // the /app/ web inbox, built on first Handler call
-	node     *ledgerNode // set in the ledger role
+	nonces        *nonceCache
+	sessionSecret []byte
+	limits        *limiter
+	metrics       *metrics
+	draining      chan struct{}
+	drainOne      sync.Once
+	routes        []*route
+	appOnce       sync.Once
+	appState      *app        // the /app/ web inbox, built on first Handler call
+	node          *ledgerNode // set in the ledger role
 }
 
 // testClock is nil in every normal build. Built with the humantestclock
@@ -161,6 +173,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		admins:  map[string][]passport.PublicKey{}, enroled: map[string][]passport.PublicKey{},
 		clients: map[string]*orgClient{}, draining: make(chan struct{}),
 		nonces: newNonceCache(1 << 20), limits: newLimiter(cfg.Rate, cfg.Burst, cfg.Concurrency),
+	}
+	if err := s.initSessions(); err != nil { // session.go
+		return nil, err
 	}
 	for org, keys := range cfg.Admins {
 		if err := human.ValidateOrg(org); err != nil {

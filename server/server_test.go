@@ -272,6 +272,9 @@ func (e *env) matrix(t testing.TB) []matrixCase {
 		{"GET", "/v1/capabilities/evidence", "/v1/capabilities/evidence" + holding, nil, &a.daveP, true},
 		{"GET", "/v1/capabilities/holds", "/v1/capabilities/holds" + holding, nil, &a.daveP, true},
 		{"POST", "/v1/orgs", "/v1/orgs", mustJSON(t, wire.Enrollment{Org: "org-a"}), &a.agentP, false},
+		// Any principal may open a session for itself; org B's admin gets
+		// one of org B (TestAttackSessions covers what a session may do).
+		{"POST", "/v1/sessions", "/v1/sessions", nil, nil, true},
 		{"POST", "/v1/passport", "/v1/passport", mustJSON(t, wire.PassportBody{Envelope: fresh}), &a.agentP, true},
 		{"GET", "/v1/passport/{did}", "/v1/passport/" + a.alice.DID, nil, nil, false},
 		{"POST", "/v1/passport/events", "/v1/passport/events", mustJSON(t, wire.PassportBody{Envelope: rotation}), nil, false},

@@ -5,6 +5,13 @@
 // Every request is signed with HTTP Message Signatures (RFC 9421) by the
 // caller's key: the org's admin credential (AdminKeyID) or a passport's
 // key (PassportKeyID). The server takes the org from that key id alone.
+// To spare the server a public-key verification per request, the client
+// opens a short-lived session (POST /v1/sessions, signed with the key) on
+// first use and signs later requests with HMAC-SHA256 under the session
+// key; it renews the session before it expires, opens a new one once when
+// the server answers session_expired or unknown_session (a restart or a
+// changed secret), and signs with the key when the server has no sessions.
+// Options.KeySignatures turns sessions off.
 //
 // Each method makes one round trip (a governed call is one POST). Requests
 // have a timeout; idempotent ones (GET) are retried with exponential
@@ -56,6 +63,10 @@ type Options struct {
 	Retries int
 	// Now is the clock for signatures. Default time.Now.
 	Now func() time.Time
+	// KeySignatures signs every request with Signer instead of opening a
+	// session (one public-key signature per request, as servers without
+	// POST /v1/sessions need; the client also falls back by itself).
+	KeySignatures bool
 }
 
 // Client is a signed HTTP client of one HUMAN server, acting as one
@@ -68,6 +79,8 @@ type Client struct {
 	timeout time.Duration
 	retries int
 	now     func() time.Time
+	keyOnly bool
+	sess    sessions // session.go
 }
 
 // AdminKeyID is the key id of an org's admin credential.
@@ -85,10 +98,11 @@ func New(opts Options) (*Client, error) {
 	if opts.Signer == nil {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "remote: a signer (the org admin or passport key) is required")
 	}
-	if _, _, _, err := wire.ParseKeyID(opts.KeyID); err != nil {
-		return nil, errs.Errorf(errs.ErrInvalidArgument, "remote: %v", err)
+	if kind, _, _, err := wire.ParseKeyID(opts.KeyID); err != nil || kind == wire.KeySession {
+		return nil, errs.Errorf(errs.ErrInvalidArgument, "remote: key id %q: want admin/ORG/KEY or passport/ORG/DID", opts.KeyID)
 	}
-	c := &Client{base: u, keyID: opts.KeyID, signer: opts.Signer, hc: opts.HTTPClient, timeout: opts.Timeout, retries: opts.Retries, now: opts.Now}
+	c := &Client{base: u, keyID: opts.KeyID, signer: opts.Signer, hc: opts.HTTPClient, timeout: opts.Timeout, retries: opts.Retries, now: opts.Now,
+		keyOnly: opts.KeySignatures}
 	if c.hc == nil {
 		c.hc = &http.Client{Transport: &http.Transport{
 			Proxy: http.ProxyFromEnvironment, MaxIdleConns: 256, MaxIdleConnsPerHost: 256,
@@ -172,48 +186,75 @@ func backoff(ctx context.Context, n int) error {
 	}
 }
 
+// once makes one attempt: signed with the session (opening one if
+// needed), and once more with a new session when the server no longer
+// knows the one it used. A 401 means the server did nothing, so resending
+// even a write is safe.
 func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byte, out any, extra time.Duration) error {
+	st, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	status, code, err := c.send(ctx, method, u, body, out, extra, st)
+	if st != nil && status == http.StatusUnauthorized && (code == wire.CodeSessionExpired || code == wire.CodeUnknownSession) {
+		c.dropSession(st)
+		if st, err = c.session(ctx); err != nil {
+			return err
+		}
+		_, _, err = c.send(ctx, method, u, body, out, extra, st)
+	}
+	return err
+}
+
+// send makes one HTTP request signed with st, or with the key when st is
+// nil, and returns the status and problem code of a refusal with the error.
+func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byte, out any, extra time.Duration, st *sessionState) (int, string, error) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout+extra)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return errs.Errorf(errs.ErrInvalidArgument, "remote: %v", err)
+		return 0, "", errs.Errorf(errs.ErrInvalidArgument, "remote: %v", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json, "+wire.ProblemType)
-	if err := wire.SignRequest(req, body, c.keyID, c.signer, c.now()); err != nil {
-		return err
+	if st != nil {
+		err = wire.SignRequestHMAC(req, body, st.keyID, st.key, c.now())
+	} else {
+		err = wire.SignRequest(req, body, c.keyID, c.signer, c.now())
+	}
+	if err != nil {
+		return 0, "", err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return errs.Errorf(errs.ErrUnavailable, "remote: %s %s: %w", method, u.Path, cerr)
+			return 0, "", errs.Errorf(errs.ErrUnavailable, "remote: %s %s: %w", method, u.Path, cerr)
 		}
-		return errs.Errorf(errs.ErrUnavailable, "remote: %s %s: %w", method, u.Path, err)
+		return 0, "", errs.Errorf(errs.ErrUnavailable, "remote: %s %s: %w", method, u.Path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return errs.Errorf(errs.ErrUnavailable, "remote: reading %s %s: %w", method, u.Path, err)
+		return 0, "", errs.Errorf(errs.ErrUnavailable, "remote: reading %s %s: %w", method, u.Path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		var p wire.Problem
 		if mt == wire.ProblemType && json.Unmarshal(data, &p) == nil && p.Code != "" {
 			p.Status = resp.StatusCode
-			return fmt.Errorf("remote: %s %s: %w", method, u.Path, p.Err())
+			return resp.StatusCode, p.Code, fmt.Errorf("remote: %s %s: %w", method, u.Path, p.Err())
 		}
-		return errs.Errorf(wire.KindOf("", resp.StatusCode), "remote: %s %s: HTTP %d", method, u.Path, resp.StatusCode)
+		return resp.StatusCode, "", errs.Errorf(wire.KindOf("", resp.StatusCode), "remote: %s %s: HTTP %d", method, u.Path, resp.StatusCode)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
+		return resp.StatusCode, "", nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return errs.Errorf(errs.ErrUnavailable, "remote: decoding %s %s: %v", method, u.Path, err)
+		return resp.StatusCode, "", errs.Errorf(errs.ErrUnavailable, "remote: decoding %s %s: %v", method, u.Path, err)
 	}
-	return nil
+	return resp.StatusCode, "", nil
 }
 
 // Enroll registers org on a server that allows open enrollment, with
@@ -221,7 +262,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byt
 // errs.ErrConflict; a server without open enrollment answers
 // errs.ErrPermissionDenied.
 func Enroll(ctx context.Context, baseURL, org string, signer passport.Signer) error {
-	c, err := New(Options{BaseURL: baseURL, KeyID: AdminKeyID(org, signer.PublicKey()), Signer: signer, Retries: -1})
+	c, err := New(Options{BaseURL: baseURL, KeyID: AdminKeyID(org, signer.PublicKey()), Signer: signer, Retries: -1, KeySignatures: true})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,10 @@
 // It starts the server (server.New over a fresh SQLite file), enrolls an
 // org, registers a human and an agent, delegates, publishes an allow
 // policy, then has vegeta POST signed /v1/humanos/decisions requests, each
-// with its own RFC 9421 signature and nonce, for -duration. It prints
+// with its own RFC 9421 signature and nonce, for -duration. Requests are
+// signed by the remote client as an app's are (adapters/remote
+// Client.SignRequest): hmac-sha256 under a session the client opened, or
+// with -key-signatures an Ed25519 signature per request. It prints
 // throughput, success ratio and latency percentiles, and exits 1 when any
 // call was not "allowed".
 package main
@@ -50,8 +53,9 @@ func main() {
 	workers := flag.Uint64("workers", 64, "concurrent workers (with -rate 0, the closed-loop concurrency)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the attack (server and generator) to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile to this file at the end")
+	keySigs := flag.Bool("key-signatures", false, "sign every request with the admin's Ed25519 key instead of a session")
 	flag.Parse()
-	profCPU, profMem = *cpuProfile, *memProfile
+	profCPU, profMem, keySignatures = *cpuProfile, *memProfile, *keySigs
 	if *duration > 2*time.Minute {
 		*duration = 2 * time.Minute
 	}
@@ -61,7 +65,10 @@ func main() {
 	}
 }
 
-var profCPU, profMem string
+var (
+	profCPU, profMem string
+	keySignatures    bool
+)
 
 func run(duration time.Duration, rate int, workers uint64) error {
 	ctx := context.Background()
@@ -121,11 +128,16 @@ func run(duration time.Duration, rate int, workers uint64) error {
 	}
 
 	body, _ := json.Marshal(wire.CallRequest{Agent: bot.DID, Delegation: dlg.ID, Action: "docs.read", Resource: "doc:1"})
-	keyID := remote.AdminKeyID("load", adminKey.PublicKey())
+	rc, err := remote.New(remote.Options{BaseURL: base, KeyID: remote.AdminKeyID("load", adminKey.PublicKey()), Signer: adminKey,
+		KeySignatures: keySignatures})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
 	url := base + "/v1/humanos/decisions"
 	targeter := func(t *vegeta.Target) error {
 		req, _ := http.NewRequest(http.MethodPost, url, nil)
-		if err := wire.SignRequest(req, body, keyID, adminKey, time.Now()); err != nil {
+		if err := rc.SignRequest(ctx, req, body); err != nil {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
@@ -170,7 +182,11 @@ func run(duration time.Duration, rate int, workers uint64) error {
 		}
 	}
 	m.Close()
-	fmt.Printf("duration %s, workers %d, rate %d (0 = closed loop)\n", duration, workers, rate)
+	signing := "hmac-sha256 session"
+	if keySignatures {
+		signing = "ed25519 per request"
+	}
+	fmt.Printf("duration %s, workers %d, rate %d (0 = closed loop), signing %s\n", duration, workers, rate, signing)
 	fmt.Printf("requests %d, throughput %.0f allowed calls/s, success %.4f\n", m.Requests, m.Throughput, m.Success)
 	fmt.Printf("latency p50 %s, p90 %s, p99 %s, max %s\n", m.Latencies.P50, m.Latencies.P90, m.Latencies.P99, m.Latencies.Max)
 	var buf bytes.Buffer

@@ -52,6 +52,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	appOrigins := fs.String("app-origin", env("HUMAN_APP_ORIGIN", ""), "origins the /app/ inbox is served from, comma-separated (e.g. https://approve.example.com); empty = development mode on http://localhost (env HUMAN_APP_ORIGIN)")
 	appRPID := fs.String("app-rpid", env("HUMAN_APP_RPID", ""), "WebAuthn relying party ID of the /app/ inbox (the domain; default localhost) (env HUMAN_APP_RPID)")
 	appOpen := fs.Bool("app-open-registration", env("HUMAN_APP_OPEN_REGISTRATION", "") == "true", "let anyone create a human passport from the /app/ page (env HUMAN_APP_OPEN_REGISTRATION=true)")
+	sessionSecret := fs.String("session-secret", "", "secret (at least 32 bytes) keying POST /v1/sessions; share it between servers behind one address; empty = random per process, sessions end on restart (env HUMAN_SESSION_SECRET; prefer it or --config to the command line)")
+	sessionTTL := fs.Duration("session-ttl", server.DefaultSessionTTL, "lifetime of a session, at most 1h (env HUMAN_SESSION_TTL)")
 	role := fs.String("role", server.RoleAll, "all, or ledger: a ledger node serving only the ledger-store protocol to the --org-admins keys, for a control plane's --ledger human+https://... (env HUMAN_ROLE)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -96,6 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	srv, err := server.New(ctx, server.Config{Library: lib, Admins: adminKeys, OpenEnrollment: *openEnroll,
 		Rate: *rate, Burst: *burst, Concurrency: *conc, Logger: logger, Role: *role, TracerProvider: tp,
+		SessionSecret: []byte(*sessionSecret), SessionTTL: *sessionTTL,
 		App: server.AppConfig{RPID: *appRPID, Origins: splitList(*appOrigins), OpenRegistration: *appOpen}})
 	if err != nil {
 		logger.Error("start-up failed", "err", err)

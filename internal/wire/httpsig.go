@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -25,6 +26,12 @@ import (
 //
 //	admin/<org>/<public key, suite:base64url>   the org's admin credential
 //	passport/<org>/<did>                        a passport registered in the org
+//	session/<org>/<payload>.<tag>               a session one of those opened (session.go)
+//
+// The key id alone fixes the algorithm, so there is no alg parameter to
+// confuse: an admin or passport key id is verified with that key's suite
+// (Ed25519, ECDSA P-256), a session key id only with HMAC-SHA256 under the
+// session key (RFC 9421's hmac-sha256).
 const (
 	// SigLabel is the one signature label the profile uses.
 	SigLabel = "sig1"
@@ -38,6 +45,7 @@ const (
 const (
 	KeyAdmin    = "admin"
 	KeyPassport = "passport"
+	KeySession  = "session"
 )
 
 // Signed is a parsed, not yet verified, request signature.
@@ -66,8 +74,8 @@ func PassportKeyID(org, did string) string { return KeyPassport + "/" + org + "/
 // only; the server decides whether the principal exists.
 func ParseKeyID(id string) (kind, org, subject string, err error) {
 	parts := strings.SplitN(id, "/", 3)
-	if len(parts) != 3 || parts[1] == "" || parts[2] == "" || (parts[0] != KeyAdmin && parts[0] != KeyPassport) {
-		return "", "", "", errs.Errorf(errs.ErrUnauthenticated, "keyid %q: want admin/ORG/KEY or passport/ORG/DID", id)
+	if len(parts) != 3 || parts[1] == "" || parts[2] == "" || (parts[0] != KeyAdmin && parts[0] != KeyPassport && parts[0] != KeySession) {
+		return "", "", "", errs.Errorf(errs.ErrUnauthenticated, "keyid %q: want admin/ORG/KEY, passport/ORG/DID or session/ORG/ID", id)
 	}
 	return parts[0], parts[1], parts[2], nil
 }
@@ -97,6 +105,24 @@ func SignatureBase(method, path, rawQuery, contentDigest, params string) []byte 
 // SignRequest adds Content-Digest, Signature-Input and Signature headers to
 // r for body (which the caller sends as r's body), signed by s as keyID.
 func SignRequest(r *http.Request, body []byte, keyID string, s passport.Signer, now time.Time) error {
+	return signRequest(r, body, keyID, s.Sign, now)
+}
+
+// SignRequestHMAC is SignRequest for a session: the same components and
+// parameters, keyid the session's key id, and the signature
+// HMAC-SHA256(key, signature base) (RFC 9421 hmac-sha256).
+func SignRequestHMAC(r *http.Request, body []byte, sessionKeyID string, key []byte, now time.Time) error {
+	return signRequest(r, body, sessionKeyID, func(base []byte) ([]byte, error) { return HMACSHA256(key, base), nil }, now)
+}
+
+// HMACSHA256 is the hmac-sha256 signature of base under key.
+func HMACSHA256(key, base []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(base)
+	return m.Sum(nil)
+}
+
+func signRequest(r *http.Request, body []byte, keyID string, sign func([]byte) ([]byte, error), now time.Time) error {
 	var nb [16]byte
 	if _, err := rand.Read(nb[:]); err != nil {
 		return errs.Errorf(errs.ErrUnavailable, "nonce: %w", err)
@@ -109,7 +135,7 @@ func SignRequest(r *http.Request, body []byte, keyID string, s passport.Signer, 
 	if path == "" {
 		path = "/"
 	}
-	sig, err := s.Sign(SignatureBase(r.Method, path, r.URL.RawQuery, digest, params))
+	sig, err := sign(SignatureBase(r.Method, path, r.URL.RawQuery, digest, params))
 	if err != nil {
 		return err
 	}

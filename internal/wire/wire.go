@@ -63,6 +63,8 @@ const (
 	CodeReplayed         = "replayed_request"   // 401: nonce already seen
 	CodeWrongRole        = "wrong_role"         // 403: authenticated, but not allowed this route
 	CodeRateLimited      = "rate_limited"       // 429: the principal's rate or concurrency limit
+	CodeSessionExpired   = "session_expired"    // 401: the session key id's expiry has passed; open a new session
+	CodeUnknownSession   = "unknown_session"    // 401: the session key id was not issued with this server's secret; open a new session
 )
 
 type codeInfo struct {
@@ -91,6 +93,8 @@ var codes = map[string]codeInfo{
 	CodeReplayed:           {errs.ErrUnauthenticated, http.StatusUnauthorized, "Replayed request"},
 	CodeWrongRole:          {errs.ErrPermissionDenied, http.StatusForbidden, "Wrong role"},
 	CodeRateLimited:        {errs.ErrUnavailable, http.StatusTooManyRequests, "Rate limited"},
+	CodeSessionExpired:     {errs.ErrUnauthenticated, http.StatusUnauthorized, "Session expired"},
+	CodeUnknownSession:     {errs.ErrUnauthenticated, http.StatusUnauthorized, "Unknown session"},
 }
 
 // Codes lists every stable error code.
