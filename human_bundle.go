@@ -28,8 +28,9 @@ func (c *Client) bundleTarget() (*bundle.Stores, error) {
 }
 
 // Export writes the whole state of the client's org (passports and their
-// event logs, delegations, revocations, the capability graph, policy
-// versions, tasks, budget counters and the ledger) to dir as a signed
+// event logs, delegations, revocations, the capability graph with its
+// applied-claim record and evidence, policy versions, tasks, budget
+// counters and the ledger) to dir as a signed
 // bundle; see package bundle for the format and its guarantees. dir must
 // not exist or be empty. In the hosted profile it is
 // errs.ErrFailedPrecondition.

@@ -39,7 +39,11 @@ const (
 	PoliciesFile    = "policies.jsonl"
 	TasksFile       = "tasks.jsonl"
 	BudgetsFile     = "budgets.jsonl"
-	LedgerDir       = "ledger"
+	// ClaimsFile and EvidenceFile came after the first bundles: a bundle
+	// without them is read as one with none (see the package doc).
+	ClaimsFile   = "capability_claims.jsonl"
+	EvidenceFile = "capability_evidence.jsonl"
+	LedgerDir    = "ledger"
 )
 
 // The kinds counted in Manifest.Counts.
@@ -54,7 +58,16 @@ const (
 	KindTasks       = "tasks"
 	KindCounters    = "budget_counters"
 	KindEntries     = "ledger_entries"
+	KindClaims      = "capability_claims"
+	KindEvidence    = "capability_evidence"
 )
+
+// Kinds returns every kind counted in Manifest.Counts, in the order the
+// bundle lists them (a fresh slice each call).
+func Kinds() []string {
+	return []string{KindPassports, KindEvents, KindDelegations, KindRevocations, KindNodes, KindEdges,
+		KindPolicies, KindTasks, KindCounters, KindClaims, KindEvidence, KindEntries}
+}
 
 // Manifest describes a bundle (manifest.json).
 type Manifest struct {

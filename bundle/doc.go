@@ -22,6 +22,11 @@
 //	policies.jsonl      {"version", "doc"} per stored policy version
 //	tasks.jsonl         workforce.Task per line (pending and finished)
 //	budgets.jsonl       policy.Counter per line
+//	capability_claims.jsonl    capability.ClaimRecord ({"id", "digest"}) per
+//	                    applied signed claim, by ID
+//	capability_evidence.jsonl  capability.EvidenceRecord ({"subject",
+//	                    "capability", "kind", "ref", "task", "at"}) per
+//	                    evidence pointer, by (subject, capability, ref)
 //	ledger/             the org's log as C2SP tlog-tiles (ledger.Log.Export)
 //	                    at the manifest's checkpoint
 //
@@ -30,6 +35,32 @@
 // signature made before the move verifies after it. Lines are written in
 // the stores' listing order, so two exports of unchanged state are
 // byte-identical apart from Created.
+//
+// # Claim records and evidence
+//
+// A signed capability claim applies at most once per org: the graph store
+// records its ID (capability.ClaimStore). The record travels in the bundle
+// and is imported as it was, so a claim applied before a move, whose edge
+// was removed since, is refused as a replay (errs.ErrConflict) after it.
+// Export needs capability.ClaimLister on a graph store that keeps claims,
+// and Import refuses (errs.ErrFailedPrecondition, before any write) a
+// bundle with claim records for a destination graph store that keeps none:
+// dropping them would reopen the replay once the org moves on to a store
+// that applies claims.
+//
+// Evidence pointers (capability.EvidenceStore, listed through
+// capability.EvidenceLister) are imported through the store as they were,
+// not through capability.Graph.AddEvidence: evidence records work done
+// while a holding existed and stays when the holding is later removed, so
+// "the subject holds the capability now" is no condition for moving it.
+// A destination graph store that keeps no evidence (Neo4j) imports the
+// rest of the bundle; ImportReport.Skipped counts the evidence left out.
+//
+// These two parts came after the first bundles without a version change:
+// a bundle that does not list them reads as one with none (its counts
+// absent, 0). A build older than them refuses a bundle carrying claim
+// records or evidence (its per-kind counts do not match: a fail-closed
+// errs.ErrUnauthenticated) and imports one with none.
 //
 // # Keys
 //
@@ -44,18 +75,21 @@
 // Verify checks, before anything is written: the format and version (a
 // newer version is refused), the manifest signature and that its key is
 // the ledger's, that every file is listed with its hash and size and no
-// listed file is missing or changed and no unlisted file is present, the
-// ledger tiles (every entry signed, the tree recomputed and equal to the
-// signed checkpoint), every passport log replayed with its signatures,
-// every delegation and revocation signed by a key its issuer held, and the
-// per-kind counts. Import runs Verify, then checks the destination: its
-// log must be empty or a prefix of the bundle's (same origin, same tree
-// at its size), and its stores must hold nothing that contradicts the
-// bundle. Only then does it write, in an order that keeps every
-// reference valid (ledger, passports, delegations, revocations, graph,
-// policies, tasks, budgets). Each write is idempotent, so an interrupted
-// import is finished by running it again, and a completed one re-run
-// changes nothing.
+// listed file is missing or changed (the error names the file) and no
+// unlisted file is present, the ledger tiles (every entry signed, the
+// tree recomputed and equal to the signed checkpoint), every passport log
+// replayed with its signatures, every delegation and revocation signed by
+// a key its issuer held, claim records and evidence well-formed and in
+// listing order (so none is listed twice), and the per-kind counts.
+// Import runs Verify, then checks the destination: its log must be empty
+// or a prefix of the bundle's (same origin, same tree at its size), and
+// its stores must hold nothing that contradicts the bundle (a claim ID
+// with another digest, evidence with the same ref but another kind, task
+// or time included). Only then does it write, in an order that keeps
+// every reference valid (ledger, passports, delegations, revocations,
+// graph, claim records and evidence, policies, tasks, budgets). Each
+// write is idempotent, so an interrupted import is finished by running it
+// again, and a completed one re-run changes nothing.
 //
 // # Streaming
 //

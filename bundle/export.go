@@ -25,7 +25,9 @@ type ExportOptions struct {
 
 // Export writes the whole state of s.Org to dir, which must not exist or
 // be empty, and returns the manifest. It needs s.Passports to implement
-// passport.Lister, s.Graph capability.Lister, and s.Budgets (when set)
+// passport.Lister, s.Graph capability.Lister (and capability.ClaimLister,
+// capability.EvidenceLister when it is a capability.ClaimStore,
+// capability.EvidenceStore), and s.Budgets (when set)
 // policy.BudgetLister: errs.ErrFailedPrecondition names the store that
 // does not. A cancelled ctx is errs.ErrUnavailable; a failed export leaves
 // a partial directory without manifest.sig, which Verify refuses.
@@ -48,6 +50,10 @@ func Export(ctx context.Context, s *Stores, dir string, opts *ExportOptions) (*M
 	gl, ok := s.Graph.(capability.Lister)
 	if !ok {
 		return nil, errs.Errorf(errs.ErrFailedPrecondition, "bundle: the graph store (%T) cannot list nodes and edges (capability.Lister)", s.Graph)
+	}
+	cl, el, err := graphExtraListers(s.Graph)
+	if err != nil {
+		return nil, err
 	}
 	var bl policy.BudgetLister
 	if s.Budgets != nil {
@@ -102,7 +108,7 @@ func Export(ctx context.Context, s *Stores, dir string, opts *ExportOptions) (*M
 		}
 	}
 
-	err := part(PassportsFile, func(w *fileWriter) error {
+	err = part(PassportsFile, func(w *fileWriter) error {
 		return pageIDs(func(a string) ([]string, error) { return pl.ListPassports(ctx, org, a, pageSize) }, func(did string) error {
 			raw, err := s.Passports.Events(ctx, org, did)
 			if err != nil {
@@ -173,6 +179,59 @@ func Export(ctx context.Context, s *Stores, dir string, opts *ExportOptions) (*M
 					return nil
 				}
 				after = edges[len(edges)-1]
+			}
+		})
+	}
+	if err == nil {
+		err = part(ClaimsFile, func(w *fileWriter) error {
+			m.Counts[KindClaims] = 0
+			if cl == nil {
+				return nil
+			}
+			after := ""
+			for {
+				recs, err := cl.ListClaims(ctx, org, after, pageSize)
+				if err != nil {
+					return err
+				}
+				for _, r := range recs {
+					if err := w.put(r); err != nil {
+						return err
+					}
+				}
+				m.Counts[KindClaims] += len(recs)
+				progress(ClaimsFile, uint64(m.Counts[KindClaims]), 0)
+				if len(recs) < pageSize {
+					return nil
+				}
+				after = recs[len(recs)-1].ID
+			}
+		})
+	}
+	if err == nil {
+		err = part(EvidenceFile, func(w *fileWriter) error {
+			m.Counts[KindEvidence] = 0
+			if el == nil {
+				return nil
+			}
+			var after capability.EvidenceRecord
+			for {
+				recs, err := el.ListEvidence(ctx, org, after, pageSize)
+				if err != nil {
+					return err
+				}
+				for _, r := range recs {
+					r.At = r.At.UTC()
+					if err := w.put(r); err != nil {
+						return err
+					}
+				}
+				m.Counts[KindEvidence] += len(recs)
+				progress(EvidenceFile, uint64(m.Counts[KindEvidence]), 0)
+				if len(recs) < pageSize {
+					return nil
+				}
+				after = recs[len(recs)-1]
 			}
 		})
 	}
@@ -288,6 +347,23 @@ func Export(ctx context.Context, s *Stores, dir string, opts *ExportOptions) (*M
 		return nil, err
 	}
 	return m, nil
+}
+
+// graphExtraListers returns the listers of a graph store's claim record
+// and evidence. A store that keeps neither has nothing to export (nil,
+// nil); one that keeps them but cannot list them is
+// errs.ErrFailedPrecondition: exporting without its claim record would
+// let every claim applied before the move be replayed after it.
+func graphExtraListers(g capability.Store) (capability.ClaimLister, capability.EvidenceLister, error) {
+	cl, _ := g.(capability.ClaimLister)
+	if _, ok := g.(capability.ClaimStore); ok && cl == nil {
+		return nil, nil, errs.Errorf(errs.ErrFailedPrecondition, "bundle: the graph store (%T) keeps applied claims but cannot list them (capability.ClaimLister); without them a migrated org would accept replayed claims", g)
+	}
+	el, _ := g.(capability.EvidenceLister)
+	if _, ok := g.(capability.EvidenceStore); ok && el == nil {
+		return nil, nil, errs.Errorf(errs.ErrFailedPrecondition, "bundle: the graph store (%T) keeps capability evidence but cannot list it (capability.EvidenceLister)", g)
+	}
+	return cl, el, nil
 }
 
 // hashSink records the hash and size of every ledger file written.

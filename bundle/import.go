@@ -32,6 +32,11 @@ type ImportReport struct {
 	// import writes none. LedgerFrom is the destination's log size before.
 	Written    map[string]int
 	LedgerFrom uint64
+	// Skipped counts records per kind the destination cannot keep and
+	// that were left out: capability evidence, when the destination graph
+	// store is not a capability.EvidenceStore (it could not show it
+	// either). Claim records are never skipped: such an import is refused.
+	Skipped map[string]int
 }
 
 // Import verifies the bundle in dir (Verify, with dst's org key), checks
@@ -82,12 +87,12 @@ func Import(ctx context.Context, dir string, dst *Stores, opts *ImportOptions) (
 			return nil, errs.Errorf(errs.ErrConflict, "bundle: the destination log at size %d is another tree than the bundle's", cp.Size)
 		}
 	}
-	if err := precheck(ctx, dir, dst); err != nil {
+	if err := precheck(ctx, dir, m, dst); err != nil {
 		return nil, err
 	}
 
 	// Writes, in reference order.
-	rep := &ImportReport{Manifest: m, Written: map[string]int{}, LedgerFrom: cp.Size}
+	rep := &ImportReport{Manifest: m, Written: map[string]int{}, Skipped: map[string]int{}, LedgerFrom: cp.Size}
 	if err := lr.each(ctx, cp.Size, m.Size, func(batch [][]byte) error {
 		var last *ledger.Pending
 		for _, e := range batch {
@@ -182,6 +187,9 @@ func Import(ctx context.Context, dir string, dst *Stores, opts *ImportOptions) (
 	if err != nil {
 		return rep, err
 	}
+	if err := importClaims(ctx, dir, m, dst, rep); err != nil {
+		return rep, err
+	}
 	err = eachLine(ctx, dir, PoliciesFile, func(r *policyRecord) error {
 		if _, err := dst.Policies.Version(ctx, org, r.Version); err == nil {
 			return nil // prechecked equal
@@ -249,9 +257,14 @@ func passportKindOf(events [][]byte) (k passport.Kind) {
 }
 
 // precheck refuses, before any write, a destination whose passports,
-// delegations, revocations or policy versions differ from the bundle's.
-func precheck(ctx context.Context, dir string, dst *Stores) error {
+// delegations, revocations, policy versions, claim records or evidence
+// differ from the bundle's, and one that cannot keep the bundle's claim
+// records.
+func precheck(ctx context.Context, dir string, m *Manifest, dst *Stores) error {
 	org := dst.Org
+	if err := precheckClaims(ctx, dir, m, dst); err != nil {
+		return err
+	}
 	err := eachLine(ctx, dir, PassportsFile, func(r *passportRecord) error {
 		have, err := dst.Passports.Events(ctx, org, r.DID)
 		if errors.Is(err, errs.ErrNotFound) {

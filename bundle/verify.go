@@ -148,6 +148,16 @@ func verifyManifest(dir string, want *passport.PublicKey) (*Manifest, error) {
 	return &m, nil
 }
 
+// lists reports whether the manifest lists the file at path.
+func (m *Manifest) lists(path string) bool {
+	for _, f := range m.Files {
+		if f.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
 func readPart(dir, name string) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -359,6 +369,41 @@ func verifyRecords(ctx context.Context, dir string, m *Manifest, o VerifyOptions
 	})
 	if err != nil {
 		return err
+	}
+	if m.lists(ClaimsFile) {
+		prev := ""
+		err = eachLine(ctx, dir, ClaimsFile, func(r *capability.ClaimRecord) error {
+			if err := r.Validate(); err != nil {
+				return fmt.Errorf("bundle: %s: %w", ClaimsFile, err)
+			}
+			if counts[KindClaims] > 0 && r.ID <= prev {
+				return errs.Errorf(errs.ErrInvalidArgument, "bundle: %s: claim %q after %q: not in listing order", ClaimsFile, r.ID, prev)
+			}
+			prev = r.ID
+			counts[KindClaims]++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if m.lists(EvidenceFile) {
+		var prev capability.EvidenceRecord
+		err = eachLine(ctx, dir, EvidenceFile, func(r *capability.EvidenceRecord) error {
+			if err := r.Validate(); err != nil {
+				return fmt.Errorf("bundle: %s: %w", EvidenceFile, err)
+			}
+			if counts[KindEvidence] > 0 && !capability.EvidenceLess(prev, *r) {
+				return errs.Errorf(errs.ErrInvalidArgument, "bundle: %s: evidence %s/%s/%s after %s/%s/%s: not in listing order",
+					EvidenceFile, r.Subject, r.Capability, r.Ref, prev.Subject, prev.Capability, prev.Ref)
+			}
+			prev = *r
+			counts[KindEvidence]++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	activeSeen := m.ActivePolicy == 0
 	err = eachLine(ctx, dir, PoliciesFile, func(r *policyRecord) error {

@@ -24,6 +24,8 @@
 // signed only by the human it is about and names only [SkillPrefix]
 // capabilities. [Graph.AddEvidence] attaches pointers to governed work (an
 // approval's ledger index) to a holding, through an [EvidenceStore].
+// [ClaimLister] and [EvidenceLister] enumerate both, so they move with the
+// org (package bundle) and a claim applied before a migration stays spent.
 //
 // A [Store] only persists nodes and adjacency. The queries live here, once,
 // in [Graph]: [Graph.Holds] answers "does S hold C, and by which path" and

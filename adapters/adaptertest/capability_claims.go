@@ -3,6 +3,8 @@ package adaptertest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -84,6 +86,12 @@ func runGraphRolesAndClaims(t *testing.T, newStore func(t *testing.T) capability
 			}
 		})
 	}
+	if _, ok := newStore(t).(capability.ClaimLister); ok {
+		t.Run("ClaimListerPagesInOrder", func(t *testing.T) { runClaimLister(t, newStore(t)) })
+	}
+	if _, ok := newStore(t).(capability.EvidenceLister); ok {
+		t.Run("EvidenceListerPagesInOrder", func(t *testing.T) { runEvidenceLister(t, newStore(t)) })
+	}
 	if _, ok := newStore(t).(capability.EvidenceStore); ok {
 		t.Run("EvidenceIdempotentOrderedIsolated", func(t *testing.T) {
 			es := newStore(t).(capability.EvidenceStore)
@@ -126,4 +134,126 @@ func runGraphRolesAndClaims(t *testing.T, newStore func(t *testing.T) capability
 			}
 		})
 	}
+}
+
+// runClaimLister checks capability.ClaimLister: every record of one org,
+// by ID in byte order, through pages of 2, digests as recorded, no other
+// org's records; bad arguments and a cancelled context.
+func runClaimLister(t *testing.T, s capability.Store) {
+	ctx := context.Background()
+	cs, l := s.(capability.ClaimStore), s.(capability.ClaimLister)
+	var want []capability.ClaimRecord
+	for _, id := range []string{"c-9", "c-10", "B", "a", "c-1"} { // byte order: B a c-1 c-10 c-9
+		r := capability.ClaimRecord{ID: id, Digest: fmt.Sprintf("%064x", len(id)*7919+int(id[0]))}
+		if err := cs.RecordClaim(ctx, listerOrg, r.ID, r.Digest); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r)
+	}
+	if err := cs.RecordClaim(ctx, listerOther, "c-5", fmt.Sprintf("%064x", 5)); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(want, func(a, b capability.ClaimRecord) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		return 1
+	})
+	var got []capability.ClaimRecord
+	after := ""
+	for {
+		page, err := l.ListClaims(ctx, listerOrg, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ListClaims pages = %v, want %v", got, want)
+	}
+	if page, err := l.ListClaims(ctx, "org-none", "", 10); err != nil || len(page) != 0 {
+		t.Fatalf("ListClaims of an org with none = %v, %v", page, err)
+	}
+	_, err := l.ListClaims(ctx, "", "", 10)
+	listerWant(t, err, errs.ErrInvalidArgument)
+	_, err = l.ListClaims(ctx, listerOrg, "", 0)
+	listerWant(t, err, errs.ErrInvalidArgument)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = l.ListClaims(cctx, listerOrg, "", 10)
+	listerWant(t, err, errs.ErrUnavailable)
+	listerWant(t, err, context.Canceled)
+}
+
+// runEvidenceLister checks capability.EvidenceLister: every pointer of one
+// org, by (subject, capability, ref) in byte order, through pages of 2,
+// with kind, task and time as first written; no other org's pointers; bad
+// arguments and a cancelled context.
+func runEvidenceLister(t *testing.T, s capability.Store) {
+	ctx := context.Background()
+	es, l := s.(capability.EvidenceStore), s.(capability.EvidenceLister)
+	t0 := time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC)
+	want := []capability.EvidenceRecord{
+		{Subject: "alice", Capability: "cap.b", Evidence: capability.Evidence{Kind: "approval", Ref: "ledger:10", Task: "t1", At: t0}},
+		{Subject: "alice", Capability: "cap.a", Evidence: capability.Evidence{Kind: "task", Ref: "ledger:9", At: t0.Add(-time.Hour)}},
+		{Subject: "Bob", Capability: "cap.a", Evidence: capability.Evidence{Kind: "approval", Ref: "ledger:2", Task: "t2", At: t0.Add(time.Second)}},
+		{Subject: "alice", Capability: "cap.a", Evidence: capability.Evidence{Kind: "approval", Ref: "ledger:1", Task: "t3", At: t0.Add(time.Minute)}},
+		{Subject: "alice", Capability: "cap.b", Evidence: capability.Evidence{Kind: "approval", Ref: "ledger:1", At: t0}},
+	}
+	for _, r := range want {
+		if err := es.AddEvidence(ctx, listerOrg, r.Subject, r.Capability, r.Evidence); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same ref again keeps the first write; another org stays apart.
+	if err := es.AddEvidence(ctx, listerOrg, "alice", "cap.a", capability.Evidence{Kind: "other", Ref: "ledger:1", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := es.AddEvidence(ctx, listerOther, "alice", "cap.a", capability.Evidence{Kind: "approval", Ref: "ledger:5", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(want, func(a, b capability.EvidenceRecord) int {
+		if capability.EvidenceLess(a, b) {
+			return -1
+		}
+		return 1
+	})
+	var got []capability.EvidenceRecord
+	var after capability.EvidenceRecord
+	for {
+		page, err := l.ListEvidence(ctx, listerOrg, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1]
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ListEvidence pages = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Subject != w.Subject || g.Capability != w.Capability || g.Ref != w.Ref || g.Kind != w.Kind || g.Task != w.Task || !g.At.Equal(w.At) {
+			t.Fatalf("ListEvidence[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+	if page, err := l.ListEvidence(ctx, "org-none", capability.EvidenceRecord{}, 10); err != nil || len(page) != 0 {
+		t.Fatalf("ListEvidence of an org with none = %v, %v", page, err)
+	}
+	_, err := l.ListEvidence(ctx, "", capability.EvidenceRecord{}, 10)
+	listerWant(t, err, errs.ErrInvalidArgument)
+	_, err = l.ListEvidence(ctx, listerOrg, capability.EvidenceRecord{}, 0)
+	listerWant(t, err, errs.ErrInvalidArgument)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = l.ListEvidence(cctx, listerOrg, capability.EvidenceRecord{}, 10)
+	listerWant(t, err, errs.ErrUnavailable)
+	listerWant(t, err, context.Canceled)
 }

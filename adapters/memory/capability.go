@@ -301,3 +301,56 @@ func (s *GraphStore) Evidence(ctx context.Context, org, subject, capabilityID st
 	})
 	return out, nil
 }
+
+var (
+	_ capability.ClaimLister    = (*GraphStore)(nil)
+	_ capability.EvidenceLister = (*GraphStore)(nil)
+)
+
+// ListClaims implements capability.ClaimLister.
+func (s *GraphStore) ListClaims(ctx context.Context, org, after string, limit int) ([]capability.ClaimRecord, error) {
+	if err := listCheck(ctx, org, limit); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	var out []capability.ClaimRecord
+	for k, digest := range s.extra.claims {
+		if k[0] == org && k[1] > after {
+			out = append(out, capability.ClaimRecord{ID: k[1], Digest: digest})
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b capability.ClaimRecord) int { return cmp.Compare(a.ID, b.ID) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// ListEvidence implements capability.EvidenceLister.
+func (s *GraphStore) ListEvidence(ctx context.Context, org string, after capability.EvidenceRecord, limit int) ([]capability.EvidenceRecord, error) {
+	if err := listCheck(ctx, org, limit); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	var out []capability.EvidenceRecord
+	for k, refs := range s.extra.evidence {
+		if k[0] != org {
+			continue
+		}
+		for _, ev := range refs {
+			r := capability.EvidenceRecord{Subject: k[1], Capability: k[2], Evidence: ev}
+			if capability.EvidenceLess(after, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b capability.EvidenceRecord) int {
+		return cmp.Or(cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.Capability, b.Capability), cmp.Compare(a.Ref, b.Ref))
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

@@ -65,3 +65,51 @@ func (s *GraphStore) Evidence(ctx context.Context, org, subject, capabilityID st
 // evidenceTime is RFC 3339 with nine fraction digits, always: fixed width,
 // so ORDER BY on the text is time order.
 const evidenceTime = "2006-01-02T15:04:05.000000000Z07:00"
+
+var (
+	_ capability.ClaimLister    = (*GraphStore)(nil)
+	_ capability.EvidenceLister = (*GraphStore)(nil)
+)
+
+// ListClaims implements capability.ClaimLister.
+func (s *GraphStore) ListClaims(ctx context.Context, org, after string, limit int) ([]capability.ClaimRecord, error) {
+	if err := listCheck(ctx, org, limit); err != nil {
+		return nil, err
+	}
+	var out []capability.ClaimRecord
+	err := s.d.read(ctx, org, `SELECT id, digest FROM {S}.capability_claims WHERE org = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		[]any{org, after, limit}, func(r pgx.Rows) error {
+			var c capability.ClaimRecord
+			if err := r.Scan(&c.ID, &c.Digest); err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	return out, err
+}
+
+// ListEvidence implements capability.EvidenceLister.
+func (s *GraphStore) ListEvidence(ctx context.Context, org string, after capability.EvidenceRecord, limit int) ([]capability.EvidenceRecord, error) {
+	if err := listCheck(ctx, org, limit); err != nil {
+		return nil, err
+	}
+	var out []capability.EvidenceRecord
+	err := s.d.read(ctx, org, `SELECT subject, capability, ref, kind, task, at FROM {S}.capability_evidence
+		WHERE org = $1 AND (subject, capability, ref) > ($2, $3, $4) ORDER BY subject, capability, ref LIMIT $5`,
+		[]any{org, after.Subject, after.Capability, after.Ref, limit}, func(r pgx.Rows) error {
+			var e capability.EvidenceRecord
+			var at string
+			if err := r.Scan(&e.Subject, &e.Capability, &e.Ref, &e.Kind, &e.Task, &at); err != nil {
+				return err
+			}
+			t, err := time.Parse(time.RFC3339Nano, at)
+			if err != nil {
+				return errs.Errorf(errs.ErrUnavailable, "postgres graph store: evidence %q: bad time %q: %v", e.Ref, at, err)
+			}
+			e.At = t
+			out = append(out, e)
+			return nil
+		})
+	return out, err
+}

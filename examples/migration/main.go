@@ -182,10 +182,9 @@ func drill(ctx context.Context, out io.Writer, tmp, to, graph, policies string) 
 	if err != nil {
 		return err
 	}
-	for _, k := range []string{bundle.KindPassports, bundle.KindEvents, bundle.KindDelegations, bundle.KindRevocations,
-		bundle.KindNodes, bundle.KindEdges, bundle.KindPolicies, bundle.KindTasks, bundle.KindCounters, bundle.KindEntries} {
+	for _, k := range bundle.Kinds() {
 		n := m.Counts[k]
-		fmt.Fprintf(out, "   %-16s source %d, destination %d\n", k, n, m2.Counts[k])
+		fmt.Fprintf(out, "   %-19s source %d, destination %d\n", k, n, m2.Counts[k])
 		if m2.Counts[k] != n {
 			return fmt.Errorf("%s: %d records before the move, %d after", k, n, m2.Counts[k])
 		}

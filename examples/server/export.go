@@ -93,13 +93,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "exported org %s at ledger size %d to %s\n", m.Org, m.Size, *out)
 	for _, k := range bundleKinds {
-		fmt.Fprintf(stdout, "  %-16s %d\n", k, m.Counts[k])
+		fmt.Fprintf(stdout, "  %-19s %d\n", k, m.Counts[k])
 	}
 	return exitOK
 }
 
-var bundleKinds = []string{bundle.KindPassports, bundle.KindEvents, bundle.KindDelegations, bundle.KindRevocations,
-	bundle.KindNodes, bundle.KindEdges, bundle.KindPolicies, bundle.KindTasks, bundle.KindCounters, bundle.KindEntries}
+var bundleKinds = bundle.Kinds()
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
@@ -128,7 +127,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "imported org %s at ledger size %d (destination log was at %d)\n", rep.Manifest.Org, rep.Manifest.Size, rep.LedgerFrom)
 	for _, k := range bundleKinds {
-		fmt.Fprintf(stdout, "  %-16s %d in bundle, %d written\n", k, rep.Manifest.Counts[k], rep.Written[k])
+		fmt.Fprintf(stdout, "  %-19s %d in bundle, %d written", k, rep.Manifest.Counts[k], rep.Written[k])
+		if n := rep.Skipped[k]; n > 0 {
+			fmt.Fprintf(stdout, ", %d skipped (the destination store does not keep them)", n)
+		}
+		fmt.Fprintln(stdout)
 	}
 	return exitOK
 }
