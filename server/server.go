@@ -172,7 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		orgFile: filepath.Join(cfg.Library.DataDir, "server", "orgs.json"),
 		admins:  map[string][]passport.PublicKey{}, enroled: map[string][]passport.PublicKey{},
 		clients: map[string]*orgClient{}, draining: make(chan struct{}),
-		nonces: newNonceCache(1 << 20), limits: newLimiter(cfg.Rate, cfg.Burst, cfg.Concurrency),
+		nonces: newNonceCache(defaultNonces), limits: newLimiter(cfg.Rate, cfg.Burst, cfg.Concurrency),
 	}
 	if err := s.initSessions(); err != nil { // session.go
 		return nil, err
