@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -48,6 +49,10 @@ rules:
 `
 
 func main() {
+	// As `human serve` does when GOGC is unset (examples/server/serve.go).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 	duration := flag.Duration("duration", 10*time.Second, "how long to attack (bounded)")
 	rate := flag.Int("rate", 0, "requests per second; 0 = as fast as -workers allow")
 	workers := flag.Uint64("workers", 64, "concurrent workers (with -rate 0, the closed-loop concurrency)")

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -29,7 +30,15 @@ var serveRedacted = map[string]bool{"signature": true, "signature-input": true, 
 // runServe runs `human serve`. Configuration precedence, highest first:
 // command-line flags, environment variables (HUMAN_ + the flag name in
 // upper case with '-' as '_'), the --config JSON file, built-in defaults.
+// serveGCPercent is the garbage collector target of `human serve` when
+// GOGC is not set: a server trades memory for CPU, and collecting at 200%
+// heap growth instead of Go's 100% gave ~10% more calls/s under bench/load.
+const serveGCPercent = 200
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := configFlags(fs)
