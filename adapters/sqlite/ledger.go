@@ -95,11 +95,27 @@ func init() {
 			SELECT log, term, idx, idx, x'' FROM ledger_terms`,
 		`DROP TABLE ledger_terms`,
 	}})
+	// Version 4 takes the postings off the append path (ledger_merge.go):
+	// an append writes one ledger_recent row with all the postings of its
+	// batch (ledger_recent.go); a merger folds them into ledger_postings
+	// in the index database file next to this one. A file database's
+	// ledger_postings (version 3's rows) moves there when it is opened; an
+	// in-memory database keeps it and writes postings as version 3 did.
+	migrations = append(migrations, migration{store: "ledger", version: 4, stmts: []string{
+		`CREATE TABLE ledger_recent (
+			log TEXT NOT NULL,
+			first INTEGER NOT NULL,
+			last INTEGER NOT NULL,
+			postings BLOB NOT NULL,
+			PRIMARY KEY (log, first)) WITHOUT ROWID`,
+	}})
 }
 
 // LedgerStore is the SQLite ledger.Store. Each Append is one BEGIN
 // IMMEDIATE transaction that checks the head's size before writing, so
-// writers in several processes sharing the file never fork a log.
+// writers in several processes sharing the file never fork a log. The
+// query index's postings are written by the append as one row and merged
+// into the index database file off the append path (ledger_merge.go).
 type LedgerStore struct {
 	db *DB
 }
@@ -174,7 +190,9 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 	if err != nil {
 		return err
 	}
-	return s.db.tx(ctx, func(tx *sql.Tx) error {
+	x := s.db.ledger
+	var drop int64 // recent rows below it deleted by this transaction
+	err = s.db.tx(ctx, func(tx *sql.Tx) error {
 		var cur int64
 		err := s.db.txQueryRow(ctx, tx, `SELECT size FROM ledger_heads WHERE log = ?`, log).Scan(&cur)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -208,14 +226,36 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 		if err := ledgerExecRows(ctx, s.db, tx, "ledger_nodes (log, level, idx, hash)", 4, args); err != nil {
 			return err
 		}
-		if err := ledgerWritePostings(ctx, s.db, tx, log, start, fields); err != nil {
-			return err
+		if !x.file {
+			if err := ledgerWritePostings(ctx, s.db, tx, log, start, fields); err != nil {
+				return err
+			}
+		} else {
+			// The batch's postings in one row; the merger moves them to
+			// the index database. Rows it has merged go in the same
+			// transaction.
+			if _, err := s.db.txExec(ctx, tx, `INSERT INTO ledger_recent (log, first, last, postings) VALUES (?, ?, ?, ?)`,
+				log, start, newSize-1, recentEncode(start, recentTerms(start, fields))); err != nil {
+				return err
+			}
+			if drop = x.deletable(log); drop > 0 {
+				if _, err := s.db.txExec(ctx, tx, `DELETE FROM ledger_recent WHERE log = ? AND first < ?`, log, drop); err != nil {
+					return err
+				}
+			}
 		}
 		_, err = s.db.txExec(ctx, tx, `INSERT INTO ledger_heads (log, size, checkpoint) VALUES (?, ?, ?)
 			ON CONFLICT (log) DO UPDATE SET size = excluded.size, checkpoint = excluded.checkpoint`,
 			log, newSize, ledgerBlob(checkpoint))
 		return err
 	})
+	if err == nil && x.file {
+		if drop > 0 {
+			x.markDeleted(log, drop)
+		}
+		x.appended(log, len(entries))
+	}
+	return err
 }
 
 // Head implements ledger.Store.

@@ -12,8 +12,9 @@ import (
 
 // TestLedgerV3MigratesTermRows opens a database written by the version 2
 // schema (one term row per term per entry) and checks that the version 3
-// migration turns its rows into postings that find the same entries, and
-// that appends after it are found alongside them.
+// migration turns its rows into postings that find the same entries, that
+// opening moves them to the index database (version 4), and that appends
+// after it are found alongside them, before and after a merge.
 func TestLedgerV3MigratesTermRows(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "human.db")
@@ -75,6 +76,27 @@ func TestLedgerV3MigratesTermRows(t *testing.T) {
 	var n int
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'ledger_terms'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("ledger_terms still exists after version 3 (%d, %v)", n, err)
+	}
+	// Version 4: the postings moved to the index database, merged up to
+	// the size the log had when they moved; the append after it is a
+	// recent row until a merge.
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'ledger_postings'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("ledger_postings still in the main database after opening (%d, %v)", n, err)
+	}
+	if err := db.ledger.db.db.QueryRowContext(ctx, `SELECT count(*) FROM ledger_postings WHERE log = 'acme'`).Scan(&n); err != nil || n != 6 {
+		t.Errorf("index database holds %d postings (%v), want the 6 imported", n, err)
+	}
+	if upto, err := db.ledger.watermark(ctx, db.ledger.db.db, "acme"); err != nil || upto != 2 {
+		t.Errorf("watermark after the import = %d, %v; want 2", upto, err)
+	}
+	if err := db.ledgerMergeAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if upto, err := db.ledger.watermark(ctx, db.ledger.db.db, "acme"); err != nil || upto != 3 {
+		t.Errorf("watermark after a merge = %d, %v; want 3", upto, err)
+	}
+	if found, err := s.Find(ctx, "acme", &ledger.Filter{Actor: "alice"}, 0, 10); err != nil || len(found) != 3 {
+		t.Errorf("Find after the merge = %v, %v; want 3 entries", found, err)
 	}
 }
 

@@ -54,16 +54,7 @@ func postingDecode(dst []int64, first, last int64, idxs []byte) ([]int64, error)
 // ledgerWritePostings writes one posting per term of the entries from
 // index start on, with multi-row INSERTs.
 func ledgerWritePostings(ctx context.Context, d *DB, tx *sql.Tx, log string, start int64, fields []*ledger.Fields) error {
-	postings := map[string][]int64{}
-	for i, f := range fields {
-		if f == nil {
-			continue
-		}
-		idx := start + int64(i)
-		for _, t := range f.Terms() {
-			postings[t] = append(postings[t], idx)
-		}
-	}
+	postings := recentTerms(start, fields)
 	// Terms in key order: the B-tree takes them left to right.
 	terms := make([]string, 0, len(postings))
 	for t := range postings {
@@ -82,7 +73,7 @@ func ledgerWritePostings(ctx context.Context, d *DB, tx *sql.Tx, log string, sta
 const ledgerPostingPage = 64
 
 // ledgerPostings returns the indices in [lo, hi] of the entries that carry
-// term, in increasing order, reading at most pageRows posting rows when
+// term in the index database's merged postings, in increasing order, reading at most pageRows posting rows when
 // pageRows > 0. next is the first index the walk has not covered (hi+1
 // when it covered the whole range).
 func (s *LedgerStore) ledgerPostings(ctx context.Context, log, term string, lo, hi int64, pageRows int) (idx []int64, next int64, err error) {
@@ -97,7 +88,8 @@ func (s *LedgerStore) ledgerPostings(ctx context.Context, log, term string, lo, 
 		q += ` LIMIT ?`
 		args = append(args, pageRows)
 	}
-	rows, err := s.db.db.QueryContext(ctx, q, args...)
+	// The index database (the main one for ":memory:").
+	rows, err := s.db.ledger.db.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, mapErr(ctx, err)
 	}
@@ -135,14 +127,23 @@ func (s *LedgerStore) ledgerPostings(ctx context.Context, log, term string, lo, 
 // ledgerFindTerms is Find for a filter with terms: it walks the postings
 // of the first (most selective) term, keeps the candidates that every
 // other term's postings hold, and reads the entries of those whose org
-// and time pass.
+// and time pass. Postings come from the log's recent rows in the main
+// database, read first, and from the index database's merged postings,
+// read after (ledger_merge.go says why the union is complete).
 func (s *LedgerStore) ledgerFindTerms(ctx context.Context, log string, terms []string, f *ledger.Filter, from int64, limit int) ([]ledger.Found, error) {
+	recent, err := s.ledgerRecentPostings(ctx, log, terms, from)
+	if err != nil {
+		return nil, err
+	}
 	out := []ledger.Found{}
 	for from >= 0 && len(out) < limit {
 		cand, next, err := s.ledgerPostings(ctx, log, terms[0], from, maxIndex, ledgerPostingPage)
 		if err != nil {
 			return nil, err
 		}
+		// next-1 (wrapping back to maxIndex when the walk covered it all)
+		// is the last index the page covers.
+		cand = ledgerUnion(cand, ledgerSpan(recent[terms[0]], from, next-1))
 		for _, t := range terms[1:] {
 			if len(cand) == 0 {
 				break
@@ -151,6 +152,7 @@ func (s *LedgerStore) ledgerFindTerms(ctx context.Context, log string, terms []s
 			if err != nil {
 				return nil, err
 			}
+			has = ledgerUnion(has, ledgerSpan(recent[t], cand[0], cand[len(cand)-1]))
 			cand = ledgerIntersect(cand, has)
 		}
 		for len(cand) > 0 && len(out) < limit {
@@ -168,6 +170,78 @@ func (s *LedgerStore) ledgerFindTerms(ctx context.Context, log string, terms []s
 		from = next
 	}
 	return out, nil
+}
+
+// ledgerRecentPostings returns, for each of terms, the increasing indices
+// >= from that log's recent rows (not yet deleted by a merge) give it.
+// The rows are bounded by the merge threshold, plus what a stalled merger
+// leaves.
+func (s *LedgerStore) ledgerRecentPostings(ctx context.Context, log string, terms []string, from int64) (map[string][]int64, error) {
+	out := make(map[string][]int64, len(terms))
+	if !s.db.ledger.file {
+		return out, nil
+	}
+	for _, t := range terms {
+		out[t] = nil
+	}
+	rows, err := s.db.db.QueryContext(ctx, `SELECT first, last, postings FROM ledger_recent WHERE log = ? AND last >= ? ORDER BY first`, log, from)
+	if err != nil {
+		return nil, mapErr(ctx, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var first, last int64
+		var b []byte
+		if err := rows.Scan(&first, &last, &b); err != nil {
+			return nil, mapErr(ctx, err)
+		}
+		err := recentDecode(first, last, b, func(term []byte, idx []int64) {
+			if have, ok := out[string(term)]; ok {
+				out[string(term)] = append(have, idx...)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, mapErr(ctx, rows.Err())
+}
+
+// ledgerSpan returns the values of a (increasing) in [lo, hi].
+func ledgerSpan(a []int64, lo, hi int64) []int64 {
+	i, _ := slices.BinarySearch(a, lo)
+	j, _ := slices.BinarySearch(a, hi)
+	if j < len(a) && a[j] == hi {
+		j++
+	}
+	if j < i {
+		return nil
+	}
+	return a[i:j]
+}
+
+// ledgerUnion returns the increasing values of a or b (each increasing),
+// each once, in new storage when b adds any.
+func ledgerUnion(a, b []int64) []int64 {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]int64, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
 }
 
 // maxIndex is the largest index SQLite's integers hold.

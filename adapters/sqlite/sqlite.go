@@ -1,5 +1,7 @@
 // Package sqlite is the embedded default store: one SQLite file (pure Go,
-// modernc.org/sqlite, WAL mode) holding every HUMAN store.
+// modernc.org/sqlite, WAL mode) holding every HUMAN store, plus the
+// ledger's query index in a second file next to it ("<path>-index",
+// ledger_merge.go). Copy or back up both files together.
 //
 // # URLs
 //
@@ -38,6 +40,10 @@ type DB struct {
 	db    *sql.DB
 	path  string
 	stmts stmtCache // prepared statements of the hot paths (stmtcache.go)
+
+	// ledger is the ledger's query index level: the index database file
+	// next to this one and its merger (ledger_merge.go).
+	ledger *ledgerIndexDB
 
 	// The background checkpointer (file databases only): writes counts
 	// committed write transactions, stop ends the goroutine, stopped is
@@ -88,6 +94,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := d.ledgerOpenIndex(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if path != ":memory:" {
 		d.stop, d.stopped = make(chan struct{}), make(chan struct{})
 		go d.checkpointer()
@@ -122,14 +132,19 @@ func (d *DB) checkpointer() {
 // Path is the database file's path.
 func (d *DB) Path() string { return d.path }
 
-// Close stops the checkpointer and closes the database (the last
-// connection to close checkpoints what is left in the WAL).
+// Close stops the ledger index merger and the checkpointer and closes
+// the database and its ledger index file (the last connection to close
+// checkpoints what is left in the WAL).
 func (d *DB) Close() error {
+	ierr := d.ledgerCloseIndex()
 	if d.stop != nil {
 		d.closeOnce.Do(func() { close(d.stop) })
 		<-d.stopped
 	}
-	return d.db.Close()
+	if err := d.db.Close(); err != nil {
+		return err
+	}
+	return ierr
 }
 
 // migration is one forward-only schema step of one store.
@@ -144,13 +159,17 @@ type migration struct {
 // once released.
 var migrations []migration
 
-func (d *DB) migrate(ctx context.Context) error {
+func (d *DB) migrate(ctx context.Context) error { return d.migrateWith(ctx, migrations) }
+
+// migrateWith applies the steps of list that the database has not
+// recorded in schema_migrations, in one transaction.
+func (d *DB) migrateWith(ctx context.Context, list []migration) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			store TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (store, version))`); err != nil {
 			return err
 		}
-		for _, m := range migrations {
+		for _, m := range list {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE store = ? AND version = ?`,
 				m.store, m.version).Scan(&n); err != nil {
