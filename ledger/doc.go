@@ -50,7 +50,11 @@
 // Log.Export writes a range of the log as a C2SP tlog-tiles tree (hash
 // tiles, entry bundles, the signed checkpoint, the verifier key) to an
 // ExportSink such as DirSink, streaming; VerifyExport checks such a tree
-// offline and names the first bad index (EntryError). The tiles are what
+// offline and names the first bad index (EntryError). It verifies the
+// entries' signatures a bundle at a time in one batch
+// (passport.EnvelopeBatch), and one by one only in a batch that fails, so
+// the first bad index and its error are what one-by-one checking reports.
+// The tiles are what
 // golang.org/x/mod/sumdb/tlog and other tlog-tiles clients read; see
 // docs/ledger.md for the layout and a third party's check.
 //

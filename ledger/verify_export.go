@@ -42,7 +42,10 @@ type VerifyExportOptions struct {
 	// the export's own size with another root is a fork.
 	Since []byte
 	// CheckEntry checks one entry; default: a DSSE attestation
-	// (ParseAttestation) signed by the log's key. It runs concurrently.
+	// (ParseAttestation) signed by the log's key, with the signatures of
+	// each chunk of up to a bundle's entries verified in one batch
+	// (passport.EnvelopeBatch) and, if that fails, one by one to name the
+	// first bad entry. It runs concurrently.
 	CheckEntry func(index uint64, entry []byte) error
 	// Progress, when set, is called after each bundle with the entries
 	// verified so far and the total.
@@ -121,9 +124,11 @@ func VerifyExport(ctx context.Context, fsys fs.FS, opts *VerifyExportOptions) (*
 	if m.Size != cp.Size || m.From%TileWidth != 0 || (m.From >= cp.Size && cp.Size > 0) {
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "export: manifest range [%d, %d) does not fit the checkpoint of size %d", m.From, m.Size, cp.Size)
 	}
-	check := o.CheckEntry
-	if check == nil {
-		check = attestationCheck(pub)
+	// check verifies a chunk of entries: the default verifies the
+	// attestations' signatures in one batch per chunk.
+	check := attestationBatchCheck(pub)
+	if o.CheckEntry != nil {
+		check = oneByOne(o.CheckEntry)
 	}
 	tr := &tileReader{fsys: fsys, size: cp.Size, cache: map[uint]*cachedTile{}}
 
@@ -247,31 +252,108 @@ func VerifyExport(ctx context.Context, fsys fs.FS, opts *VerifyExportOptions) (*
 	return rep, nil
 }
 
-// attestationCheck is the default entry check: an attestation envelope
-// signed by the log's key.
+// attestationCheck is the default entry check, one entry at a time: an
+// attestation envelope signed by the log's key.
 func attestationCheck(pub passport.PublicKey) func(uint64, []byte) error {
 	return func(_ uint64, entry []byte) error {
-		env, _, err := ParseAttestation(entry)
+		env, err := parseAttestationEntry(entry)
 		if err != nil {
-			return errs.Errorf(errs.ErrUnauthenticated, "not an attestation: %w", err)
+			return err
 		}
 		return env.VerifiedBy(pub)
 	}
 }
 
-// checkEntries runs check over entries on up to workers goroutines and
-// returns the failure with the lowest index.
-func checkEntries(lo uint64, entries [][]byte, check func(uint64, []byte) error, workers int) error {
-	workers = max(1, min(workers, len(entries)))
+// parseAttestationEntry parses an entry as an attestation; a failure is
+// ErrUnauthenticated (the entry is not what the log signs).
+func parseAttestationEntry(entry []byte) (*passport.Envelope, error) {
+	env, _, err := ParseAttestation(entry)
+	if err != nil {
+		return nil, errs.Errorf(errs.ErrUnauthenticated, "not an attestation: %w", err)
+	}
+	return env, nil
+}
+
+// entryBatchMax is the most entries whose signatures one batch verifies.
+// Per signature, a batch of envelopes by one key costs 15.5-17.5 µs at 16,
+// 12.8-13.5 µs at 64 and 12.2-13.9 µs at 256, against 53-58 µs verified
+// one by one (BenchmarkEnvelopeBatch, one core): the cost is flat from 64
+// on (the multi-scalar multiplication's per-point tables, 2.4 KB a
+// signature, do not show), so a chunk is a whole bundle, split only to
+// keep every worker busy.
+const entryBatchMax = TileWidth
+
+// chunkCheck checks entries, the first at log index lo, and returns the
+// failure with the lowest index, or nil.
+type chunkCheck func(lo uint64, entries [][]byte) *EntryError
+
+// oneByOne checks a chunk entry by entry, stopping at the first failure.
+func oneByOne(check func(uint64, []byte) error) chunkCheck {
+	return func(lo uint64, entries [][]byte) *EntryError {
+		for i, e := range entries {
+			if err := check(lo+uint64(i), e); err != nil {
+				return &EntryError{Index: lo + uint64(i), Err: err}
+			}
+		}
+		return nil
+	}
+}
+
+// attestationBatchCheck is attestationCheck over a chunk, with the
+// signatures verified in one passport.EnvelopeBatch. The batch checks what
+// VerifiedBy checks, so when it holds the chunk passes as it would one by
+// one; when it fails (which says nothing of where), the entries are
+// checked again one by one, which names the first bad index and why,
+// exactly as attestationCheck alone does. An entry that is not an
+// attestation ends the batch: the entries before it are verified, then it
+// is the failure.
+func attestationBatchCheck(pub passport.PublicKey) chunkCheck {
+	one := oneByOne(attestationCheck(pub))
+	return func(lo uint64, entries [][]byte) *EntryError {
+		var b passport.EnvelopeBatch
+		end, perr := len(entries), error(nil)
+		for i, e := range entries {
+			env, err := parseAttestationEntry(e)
+			if err != nil {
+				end, perr = i, err
+				break
+			}
+			b.Add(env, pub)
+		}
+		if !b.Verify() {
+			if bad := one(lo, entries[:end]); bad != nil {
+				return bad
+			}
+		}
+		if perr != nil {
+			return &EntryError{Index: lo + uint64(end), Err: perr}
+		}
+		return nil
+	}
+}
+
+// checkEntries runs check over chunks of entries on up to workers
+// goroutines and returns the failure with the lowest index. Chunks hold up
+// to entryBatchMax entries, fewer when that keeps more workers busy.
+func checkEntries(lo uint64, entries [][]byte, check chunkCheck, workers int) error {
+	n := len(entries)
+	if n == 0 {
+		return nil
+	}
+	size := min(entryBatchMax, (n+max(1, workers)-1)/max(1, workers))
+	chunks := (n + size - 1) / size
+	workers = max(1, min(workers, chunks))
 	firstBad := make([]*EntryError, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(entries); i += workers {
-				if err := check(lo+uint64(i), entries[i]); err != nil {
-					firstBad[w] = &EntryError{Index: lo + uint64(i), Err: err}
+			// A worker's chunks rise, so its first failure is its lowest.
+			for c := w; c < chunks; c += workers {
+				i := c * size
+				if bad := check(lo+uint64(i), entries[i:min(i+size, n)]); bad != nil {
+					firstBad[w] = bad
 					return
 				}
 			}

@@ -59,9 +59,10 @@
 // the first bad one. The batch verifier is the package's own, on
 // filippo.io/edwards25519: it merges the terms of signatures by the same
 // key and decodes each key once, so the 7 signatures by 4 keys of a cold
-// 3-link chain cost about 3.5 single verifications. Signatures made by any
-// RFC 8032 signer verify unchanged. ES256 and WebAuthn signatures are
-// always verified one by one.
+// 3-link chain cost about 3.5 single verifications. [EnvelopeBatch] offers
+// the same batch for any set of envelopes (a log export, say). Signatures
+// made by any RFC 8032 signer verify unchanged. ES256 and WebAuthn
+// signatures are always verified one by one.
 //
 // One departure from bare ZIP-215: an Ed25519 key of small order (one of
 // the 8 torsion points, in any of its 14 encodings) is refused wherever a
