@@ -197,7 +197,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byt
 	}
 	status, code, err := c.send(ctx, method, u, body, out, extra, st)
 	if st != nil && status == http.StatusUnauthorized && (code == wire.CodeSessionExpired || code == wire.CodeUnknownSession) {
-		c.dropSession(st)
+		c.dropSession()
 		if st, err = c.session(ctx); err != nil {
 			return err
 		}

@@ -19,12 +19,14 @@ type sessionState struct {
 	key   []byte
 	renew time.Time
 	end   time.Time
+	seq   uint64 // the sessionOpen.seq that opened it
 }
 
 // sessionOpen is one POST /v1/sessions in flight; every caller that needs
 // a session meanwhile waits for it.
 type sessionOpen struct {
 	done chan struct{}
+	seq  uint64 // order in which opens started
 	s    *sessionState
 	err  error
 }
@@ -35,6 +37,11 @@ type sessions struct {
 	cur     *sessionState
 	opening *sessionOpen
 	off     atomic.Bool // the server has no /v1/sessions: sign with the key
+	// seq numbers the opens; minSeq is the first whose session may be
+	// used: a refused session moves it past every open started before the
+	// refusal, since those may be as stale (expired on the server's clock,
+	// or keyed by a secret the server no longer has).
+	seq, minSeq uint64
 }
 
 // session returns the session to sign with, opening or renewing it as
@@ -45,28 +52,35 @@ func (c *Client) session(ctx context.Context) (*sessionState, error) {
 	if c.keyOnly || c.sess.off.Load() {
 		return nil, nil
 	}
-	now := c.now()
-	c.sess.mu.Lock()
-	cur := c.sess.cur
-	if cur != nil && now.Before(cur.renew) {
+	for {
+		now := c.now()
+		c.sess.mu.Lock()
+		cur := c.sess.cur
+		if cur != nil && now.Before(cur.renew) {
+			c.sess.mu.Unlock()
+			return cur, nil
+		}
+		o := c.sess.opening
+		if o == nil {
+			c.sess.seq++
+			o = &sessionOpen{done: make(chan struct{}), seq: c.sess.seq}
+			c.sess.opening = o
+			go c.openSession(o)
+		}
+		stale := o.seq < c.sess.minSeq
 		c.sess.mu.Unlock()
-		return cur, nil
-	}
-	o := c.sess.opening
-	if o == nil {
-		o = &sessionOpen{done: make(chan struct{})}
-		c.sess.opening = o
-		go c.openSession(o)
-	}
-	c.sess.mu.Unlock()
-	if cur != nil && now.Before(cur.end) {
-		return cur, nil
-	}
-	select {
-	case <-o.done:
-		return o.s, o.err
-	case <-ctx.Done():
-		return nil, errs.Errorf(errs.ErrUnavailable, "remote: opening a session: %w", ctx.Err())
+		if cur != nil && now.Before(cur.end) {
+			return cur, nil
+		}
+		select {
+		case <-o.done:
+		case <-ctx.Done():
+			return nil, errs.Errorf(errs.ErrUnavailable, "remote: opening a session: %w", ctx.Err())
+		}
+		if !stale || o.err != nil || o.s == nil {
+			return o.s, o.err
+		}
+		// That open started before a refusal: open another.
 	}
 }
 
@@ -95,18 +109,24 @@ func (c *Client) openSession(o *sessionOpen) {
 	}
 	c.sess.mu.Lock()
 	if o.s != nil {
-		c.sess.cur = o.s
+		o.s.seq = o.seq
+		if o.seq >= c.sess.minSeq {
+			c.sess.cur = o.s
+		}
 	}
 	c.sess.opening = nil
 	c.sess.mu.Unlock()
 	close(o.done)
 }
 
-// dropSession forgets st when the server no longer accepts it, so the next
-// request opens a new one.
-func (c *Client) dropSession(st *sessionState) {
+// dropSession forgets the session the server just refused, with every
+// session opened (or being opened) before the refusal, so the next request
+// opens a new one.
+func (c *Client) dropSession() {
 	c.sess.mu.Lock()
-	if c.sess.cur == st {
+	// No session whose open started before this point is used again.
+	c.sess.minSeq = c.sess.seq + 1
+	if c.sess.cur != nil && c.sess.cur.seq < c.sess.minSeq {
 		c.sess.cur = nil
 	}
 	c.sess.mu.Unlock()
@@ -131,8 +151,4 @@ func (c *Client) SignRequest(ctx context.Context, req *http.Request, body []byte
 }
 
 // ResetSession forgets the current session; the next request opens a new one.
-func (c *Client) ResetSession() {
-	c.sess.mu.Lock()
-	c.sess.cur = nil
-	c.sess.mu.Unlock()
-}
+func (c *Client) ResetSession() { c.dropSession() }
