@@ -41,7 +41,7 @@ rules:
     approval:
       capability: finance.approver
       quorum: 2
-      timeout: 400ms
+      timeout: 2s
       on_timeout: deny
   - id: vendor-escalation
     description: New vendors need finance, then the finance director if finance is slow.
@@ -50,7 +50,7 @@ rules:
     approval:
       capability: finance.approver
       quorum: 1
-      timeout: 300ms
+      timeout: 1500ms
       escalation:
         - capability: finance.director
           timeout: 20s
