@@ -103,6 +103,11 @@ func drive(b *testing.B, window int, appendOne func(ctx context.Context, i int) 
 	}
 	wg.Wait()
 	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// reportLatency reports the run's entries/s and the p50 and p99 of lat.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*50/100].Microseconds())/1000, "p50-ms")
@@ -149,10 +154,7 @@ func drivePaced(b *testing.B, rate int, appendOne func(ctx context.Context, i in
 	}
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)*50/100].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	reportLatency(b, lat)
 }
 
 // BenchmarkAppendPaced offers each system the same fixed rates of appends
