@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -42,11 +43,15 @@ const DefaultOriginPrefix = "humanos.dev/ledger/"
 const (
 	defaultMaxBatch = 256
 	defaultLinger   = 500 * time.Microsecond
-	// commitTimeout bounds one group commit, retries included.
+	// commitTimeout bounds one group commit, retries included: a batch that
+	// keeps losing the compare-and-swap to another writer (a busy replica
+	// on the same database) is re-sequenced until it lands or this passes,
+	// never failed after a fixed number of losses.
 	commitTimeout = time.Minute
-	// maxCommitRetries bounds how often one batch is re-sequenced after
-	// losing the compare-and-swap to another writer.
-	maxCommitRetries = 100
+	// conflictBackoff is the most a re-sequenced batch waits (a random
+	// part of it) before trying again, after its first few losses: enough
+	// to break lock-step with the winner without adding real latency.
+	conflictBackoff = 2 * time.Millisecond
 	// auditChunk is how many entries Verify reads at a time.
 	auditChunk = 1024
 )
@@ -458,8 +463,11 @@ func (l *Log) commit(batch []*Pending) {
 	var err error
 	for attempt := 0; ; attempt++ {
 		c, err = l.tryCommit(ctx, entries, leaves, fields)
-		if err == nil || !errors.Is(err, errs.ErrConflict) || attempt >= maxCommitRetries {
+		if err == nil || !errors.Is(err, errs.ErrConflict) || ctx.Err() != nil {
 			break
+		}
+		if attempt >= 3 {
+			time.Sleep(rand.N(conflictBackoff))
 		}
 		if err = l.load(ctx); err != nil {
 			break
