@@ -328,3 +328,64 @@ func decodeDelegationCanon(data []byte) (delegationPayload, bool) {
 	r.lit("}")
 	return p, r.end()
 }
+
+// plainJSON reports whether json.Marshal writes s as itself between quotes:
+// printable ASCII without the characters it escapes ('"', '\\', and the
+// HTML-sensitive '<', '>', '&').
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendEnvelopeCanon appends what json.Marshal writes for e, byte for
+// byte (FuzzEnvelopeMarshal checks it), without reflection; ok is false
+// when a string needs escaping, and the caller falls back to json.Marshal.
+func appendEnvelopeCanon(dst []byte, e *Envelope) (_ []byte, ok bool) {
+	if !plainJSON(e.PayloadType) {
+		return dst, false
+	}
+	for _, s := range e.Signatures {
+		if !plainJSON(s.KeyID) {
+			return dst, false
+		}
+	}
+	b64 := func(dst, v []byte) []byte {
+		if v == nil {
+			return append(dst, "null"...)
+		}
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, v)
+		return append(dst, '"')
+	}
+	dst = append(dst, `{"payloadType":"`...)
+	dst = append(dst, e.PayloadType...)
+	dst = append(dst, `","payload":`...)
+	dst = b64(dst, e.Payload)
+	dst = append(dst, `,"signatures":`...)
+	if e.Signatures == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i, s := range e.Signatures {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '{')
+			if s.KeyID != "" {
+				dst = append(dst, `"keyid":"`...)
+				dst = append(dst, s.KeyID...)
+				dst = append(dst, `",`...)
+			}
+			dst = append(dst, `"sig":`...)
+			dst = b64(dst, s.Sig)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}'), true
+}

@@ -1,6 +1,7 @@
 package passport
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"reflect"
@@ -143,5 +144,34 @@ func FuzzCanonicalDecoders(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		checkCanonAgrees(t, int(kind%3), data)
+	})
+}
+
+// FuzzEnvelopeMarshal checks that Envelope.Marshal writes exactly what
+// json.Marshal writes, for any envelope (the reflection-free path or its
+// fallback).
+func FuzzEnvelopeMarshal(f *testing.F) {
+	f.Add("application/vnd.in-toto+json", []byte(`{"a":1}`), "ed25519:abc", []byte{1, 2, 3}, 1, false)
+	f.Add("x<y", []byte(nil), "", []byte(nil), 0, true)
+	f.Add("é\u2028", []byte{}, "k\"id", []byte{}, 2, false)
+	f.Fuzz(func(t *testing.T, typ string, payload []byte, keyID string, sig []byte, nsig int, nilSigs bool) {
+		e := &Envelope{PayloadType: typ, Payload: payload}
+		if !nilSigs {
+			e.Signatures = []Signature{}
+			for range nsig % 4 {
+				e.Signatures = append(e.Signatures, Signature{KeyID: keyID, Sig: sig})
+			}
+		}
+		got, err := e.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("Marshal = %s\njson.Marshal = %s", got, want)
+		}
 	})
 }
