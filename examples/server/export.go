@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,21 +31,6 @@ an import completes an interrupted one and changes nothing after a
 completed one. Exit 0 ok, 1 refused or failed, 2 usage.
 `
 
-func bundleFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, exportUsage+"\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
-	}
-	return 0, true
-}
-
 // bundleProgress draws one progress line per stage, on a terminal only.
 func bundleProgress(stderr io.Writer) (bundle.Progress, func()) {
 	var cur *progress
@@ -70,7 +54,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	cfg := configFlags(fs)
 	out := fs.String("out", "", "directory to write the bundle to; must not exist or be empty (required)")
-	if code, ok := bundleFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, exportUsage, stderr); !ok {
 		return code
 	}
 	if *out == "" || fs.NArg() != 0 {
@@ -104,7 +88,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	cfg := configFlags(fs)
 	in := fs.String("in", "", "bundle directory to import (required)")
-	if code, ok := bundleFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, exportUsage, stderr); !ok {
 		return code
 	}
 	if *in == "" || fs.NArg() != 0 {

@@ -53,29 +53,13 @@ func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitUsage
 }
 
-// ledgerFlags parses args with fs, printing usage on error.
-func ledgerFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, ledgerUsage+"\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
-	}
-	return 0, true
-}
-
 func runLedgerExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ledger export", flag.ContinueOnError)
 	cfg := configFlags(fs)
 	out := fs.String("out", "", "directory to write the export to (required)")
 	from := fs.Uint64("from", 0, "first entry to export (rounded down to a multiple of 256)")
 	to := fs.Uint64("to", 0, "tree size to export up to; 0 means the current size")
-	if code, ok := ledgerFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, ledgerUsage, stderr); !ok {
 		return code
 	}
 	if *out == "" || fs.NArg() != 0 {
@@ -115,7 +99,7 @@ func runLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Write
 	key := fs.String("key", "", "the log's published note verifier key (default: the export's own log.vkey)")
 	keyFile := fs.String("key-file", "", "file holding the log's published verifier key")
 	since := fs.String("since", "", "an earlier signed checkpoint file the export must extend")
-	if code, ok := ledgerFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, ledgerUsage, stderr); !ok {
 		return code
 	}
 	if fs.NArg() != 1 || (*key != "" && *keyFile != "") {

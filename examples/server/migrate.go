@@ -38,15 +38,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	cfg := configFlags(fs)
 	check := fs.Bool("check", false, "only check that every schema is current (exit 1 if not)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, migrateUsage+"\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args, migrateUsage, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "human migrate: unexpected argument %q\n", fs.Arg(0))

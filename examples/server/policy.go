@@ -61,22 +61,6 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitUsage
 }
 
-// policyFlags parses args with fs, printing usage on error.
-func policyFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, policyUsage+"\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
-	}
-	return 0, true
-}
-
 // loadPolicySet parses and compiles each file (reporting every file's
 // problems) and returns the compiled set.
 func loadPolicySet(e *policy.Engine, files []string) (*policy.Policy, []string) {
@@ -123,7 +107,7 @@ func policyProblems(err error) []string {
 
 func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("policy check", flag.ContinueOnError)
-	if code, ok := policyFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, policyUsage, stderr); !ok {
 		return code
 	}
 	if fs.NArg() == 0 {
@@ -175,7 +159,7 @@ func runPolicyEval(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.Var(&files, "policy", "a policy file of the set (repeatable, required)")
 	reqFile := fs.String("request", "", "the request file, YAML or JSON (required)")
 	fs.Var(holds, "holds", "SUBJECT=CAP,... that holds() answers true for (repeatable)")
-	if code, ok := policyFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, policyUsage, stderr); !ok {
 		return code
 	}
 	if len(files) == 0 || *reqFile == "" || fs.NArg() > 0 {
@@ -245,7 +229,7 @@ func decisionJSON(d policy.Decision) map[string]any {
 
 func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
-	if code, ok := policyFlags(fs, args, stderr); !ok {
+	if code, ok := parseFlags(fs, args, policyUsage, stderr); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
