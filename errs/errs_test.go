@@ -1,6 +1,7 @@
 package errs_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -24,5 +25,28 @@ func TestErrorfWrapsKindAndCause(t *testing.T) {
 	}
 	if errs.Kind(io.EOF) != nil {
 		t.Fatal("Kind of a foreign error must be nil")
+	}
+}
+
+func TestCheckList(t *testing.T) {
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, tc := range []struct {
+		name  string
+		ctx   context.Context
+		org   string
+		limit int
+		want  error
+	}{
+		{"ok", ctx, "acme", 1, nil},
+		{"no org", ctx, "", 10, errs.ErrInvalidArgument},
+		{"zero limit", ctx, "acme", 0, errs.ErrInvalidArgument},
+		{"cancelled", cancelled, "acme", 10, errs.ErrUnavailable},
+	} {
+		err := errs.CheckList(tc.ctx, "test", tc.org, tc.limit)
+		if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%s: CheckList = %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }

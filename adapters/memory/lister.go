@@ -19,14 +19,9 @@ var (
 	_ policy.BudgetLister = (*BudgetStore)(nil)
 )
 
+// listCheck checks a listing's arguments (errs.CheckList).
 func listCheck(ctx context.Context, org string, limit int) error {
-	if err := ctx.Err(); err != nil {
-		return errs.Errorf(errs.ErrUnavailable, "memory: %w", err)
-	}
-	if org == "" || limit < 1 {
-		return errs.Errorf(errs.ErrInvalidArgument, "memory: list needs an org and a limit >= 1")
-	}
-	return nil
+	return errs.CheckList(ctx, "memory", org, limit)
 }
 
 // listNames returns the sorted names of org in keys greater than after.
@@ -44,34 +39,30 @@ func listNames[V any](m map[passportKey]V, org, after string, limit int) []strin
 	return out
 }
 
-// ListPassports implements passport.Lister.
-func (s *PassportStore) ListPassports(ctx context.Context, org, after string, limit int) ([]string, error) {
+// listPassportNames is the three passport listings over one of the
+// store's maps.
+func listPassportNames[V any](ctx context.Context, s *PassportStore, m map[passportKey]V, org, after string, limit int) ([]string, error) {
 	if err := listCheck(ctx, org, limit); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return listNames(s.events, org, after, limit), nil
+	return listNames(m, org, after, limit), nil
+}
+
+// ListPassports implements passport.Lister.
+func (s *PassportStore) ListPassports(ctx context.Context, org, after string, limit int) ([]string, error) {
+	return listPassportNames(ctx, s, s.events, org, after, limit)
 }
 
 // ListDelegations implements passport.Lister.
 func (s *PassportStore) ListDelegations(ctx context.Context, org, after string, limit int) ([]string, error) {
-	if err := listCheck(ctx, org, limit); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return listNames(s.delegations, org, after, limit), nil
+	return listPassportNames(ctx, s, s.delegations, org, after, limit)
 }
 
 // ListRevocations implements passport.Lister.
 func (s *PassportStore) ListRevocations(ctx context.Context, org, after string, limit int) ([]string, error) {
-	if err := listCheck(ctx, org, limit); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return listNames(s.revocations, org, after, limit), nil
+	return listPassportNames(ctx, s, s.revocations, org, after, limit)
 }
 
 // ListNodes implements capability.Lister.

@@ -19,14 +19,9 @@ var (
 	_ policy.BudgetLister = (*BudgetStore)(nil)
 )
 
+// listCheck checks a listing's arguments (errs.CheckList).
 func listCheck(ctx context.Context, org string, limit int) error {
-	if err := ctx.Err(); err != nil {
-		return errs.Errorf(errs.ErrUnavailable, "postgres: %w", err)
-	}
-	if org == "" || limit < 1 {
-		return errs.Errorf(errs.ErrInvalidArgument, "postgres: list needs an org and a limit >= 1")
-	}
-	return nil
+	return errs.CheckList(ctx, "postgres", org, limit)
 }
 
 func (s *PassportStore) listIDs(ctx context.Context, query, org, after string, limit int) ([]string, error) {

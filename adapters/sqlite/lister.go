@@ -18,14 +18,9 @@ var (
 	_ policy.BudgetLister = (*BudgetStore)(nil)
 )
 
+// listCheck checks a listing's arguments (errs.CheckList).
 func listCheck(ctx context.Context, org string, limit int) error {
-	if err := ctx.Err(); err != nil {
-		return errs.Errorf(errs.ErrUnavailable, "sqlite: %w", err)
-	}
-	if org == "" || limit < 1 {
-		return errs.Errorf(errs.ErrInvalidArgument, "sqlite: list needs an org and a limit >= 1")
-	}
-	return nil
+	return errs.CheckList(ctx, "sqlite", org, limit)
 }
 
 // listRows runs query and calls scan for each row.
