@@ -36,6 +36,27 @@ func rawSQL(t *testing.T, path string) *sql.DB {
 	return db
 }
 
+// setNodeSQLite overwrites the hash of node (level, index) of log "acme"
+// in a SQLite ledger, where it lives in the nodes column of the row of the
+// entry whose append completed it (adapters/sqlite/ledger_nodes.go: per
+// node a level byte, a length byte and the hash).
+func setNodeSQLite(t *testing.T, db *sql.DB, level byte, index uint64, hash []byte) {
+	t.Helper()
+	leaf := (index+1)<<level - 1
+	var col []byte
+	if err := db.QueryRow(`SELECT nodes FROM ledger_entries WHERE log = 'acme' AND idx = ?`, leaf).Scan(&col); err != nil {
+		t.Fatalf("node (%d, %d): reading entry %d: %v", level, index, leaf, err)
+	}
+	for at := 0; at+2 <= len(col); at += 2 + int(col[at+1]) {
+		if col[at] == level && int(col[at+1]) == len(hash) {
+			copy(col[at+2:], hash)
+			mustExec(t, db, `UPDATE ledger_entries SET nodes = ? WHERE log = 'acme' AND idx = ?`, col, leaf)
+			return
+		}
+	}
+	t.Fatalf("node (%d, %d) is not in the nodes of entry %d", level, index, leaf)
+}
+
 func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	res, err := db.Exec(q, args...)
@@ -113,11 +134,11 @@ func TestAttackChangedEntryWithRecomputedNodesSQLite(t *testing.T) {
 	mustAppend(t, f.log, "a", "b", "c", "d")
 	db := rawSQL(t, f.path)
 	mustExec(t, db, `UPDATE ledger_entries SET entry = ? WHERE log = 'acme' AND idx = 0`, []byte("z"))
-	mustExec(t, db, `UPDATE ledger_nodes SET hash = ? WHERE log = 'acme' AND level = 0 AND idx = 0`, ledger.LeafHash([]byte("z")))
+	setNodeSQLite(t, db, 0, 0, ledger.LeafHash([]byte("z")))
 	_, err := f.log.Receipt(ctx, 0)
 	wantKind(t, "Receipt", err, errs.ErrUnauthenticated)
 	wantKind(t, "Verify", f.log.Verify(ctx), errs.ErrUnauthenticated)
-	mustExec(t, db, `UPDATE ledger_nodes SET hash = ? WHERE log = 'acme' AND level = 2 AND idx = 0`, bytes.Repeat([]byte{7}, 32))
+	setNodeSQLite(t, db, 2, 0, bytes.Repeat([]byte{7}, 32))
 	_, err = ledger.Open(ctx, f.store, "acme", f.signer, nil)
 	wantKind(t, "Open of a log whose stored tree disagrees with its checkpoint", err, errs.ErrUnauthenticated)
 }
@@ -126,7 +147,7 @@ func TestAttackChangedNodeSQLite(t *testing.T) {
 	ctx := context.Background()
 	f := sqliteLog(t)
 	mustAppend(t, f.log, "a", "b", "c", "d", "e")
-	mustExec(t, rawSQL(t, f.path), `UPDATE ledger_nodes SET hash = ? WHERE log = 'acme' AND level = 0 AND idx = 1`, bytes.Repeat([]byte{1}, 32))
+	setNodeSQLite(t, rawSQL(t, f.path), 0, 1, bytes.Repeat([]byte{1}, 32))
 	_, err := f.log.Receipt(ctx, 0) // its proof starts with node (0, 1)
 	wantKind(t, "Receipt with a changed proof node", err, errs.ErrUnauthenticated)
 }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -109,6 +108,45 @@ func init() {
 			postings BLOB NOT NULL,
 			PRIMARY KEY (log, first)) WITHOUT ROWID`,
 	}})
+	// Version 5 cuts the pages a group commit writes (ledger_nodes.go):
+	//
+	// Entries are keyed by a rowid computed from the log's number
+	// (ledger_logs) and the entry's index, k = id<<43 | idx, so one log's
+	// entries sit in index order at the end of its key range and an
+	// append touches the last leaf pages only; the unique (log, idx)
+	// index, a second B-tree every append wrote, is gone (log and idx stay
+	// as plain columns, so a row still says what it is).
+	//
+	// The Merkle nodes an entry completes move into its own row (the
+	// nodes column): appending leaf i completes the nodes
+	// (l, ((i+1)>>l)-1) for l = 0 .. trailing zeros of i+1, so node
+	// (l, n) lives in the row of entry ((n+1)<<l)-1. The ledger_nodes
+	// B-tree, keyed by (log, level, idx), had each level's new nodes on
+	// a leaf page of its own: ~60% of a small batch's WAL frames. It
+	// keeps the nodes written before version 5 and any node an append
+	// names outside its own entries.
+	migrations = append(migrations, migration{store: "ledger", version: 5, stmts: []string{
+		`CREATE TABLE ledger_logs (
+			id INTEGER PRIMARY KEY,
+			name TEXT NOT NULL UNIQUE)`,
+		`INSERT INTO ledger_logs (name) SELECT log FROM ledger_heads UNION SELECT log FROM ledger_entries`,
+		`CREATE TABLE ledger_entries_v5 (
+			k INTEGER PRIMARY KEY,
+			log TEXT NOT NULL,
+			idx INTEGER NOT NULL CHECK (idx >= 0 AND idx < 8796093022208),
+			entry BLOB NOT NULL,
+			nodes BLOB,
+			time INTEGER,
+			kind TEXT,
+			org TEXT,
+			action TEXT)`,
+		`INSERT INTO ledger_entries_v5 (k, log, idx, entry, nodes, time, kind, org, action)
+			SELECT (l.id << 43) | e.idx, e.log, e.idx, e.entry, NULL, e.time, e.kind, e.org, e.action
+			FROM ledger_entries e JOIN ledger_logs l ON l.name = e.log
+			ORDER BY 1`,
+		`DROP TABLE ledger_entries`,
+		`ALTER TABLE ledger_entries_v5 RENAME TO ledger_entries`,
+	}})
 }
 
 // LedgerStore is the SQLite ledger.Store. Each Append is one BEGIN
@@ -190,8 +228,16 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 	if err != nil {
 		return err
 	}
+	if newSize > ledgerMaxIndex {
+		return errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: %d entries, the most one log holds is %d", log, newSize, int64(ledgerMaxIndex))
+	}
+	inRow, inTable, err := ledgerSplitNodes(log, start, newSize, nodes)
+	if err != nil {
+		return err
+	}
 	x := s.db.ledger
 	var drop int64 // recent rows below it deleted by this transaction
+	var id int64   // the log's number, cached once the transaction commits
 	err = s.db.tx(ctx, func(tx *sql.Tx) error {
 		var cur int64
 		err := s.db.txQueryRow(ctx, tx, `SELECT size FROM ledger_heads WHERE log = ?`, log).Scan(&cur)
@@ -201,30 +247,36 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 		if cur != start {
 			return errs.Errorf(errs.ErrConflict, "sqlite ledger %q: append at size %d, log has %d entries", log, size, cur)
 		}
+		if id, err = s.db.ledgerLogID(ctx, tx, log, true); err != nil {
+			return err
+		}
 		// Multi-row INSERTs: a few statements per table instead of one per
 		// row, the main cost of a group commit.
-		args := make([]any, 0, 7*len(entries))
+		args := make([]any, 0, 9*len(entries))
 		for i, e := range entries {
-			args = append(args, log, start+int64(i), ledgerBlob(e))
+			idx := start + int64(i)
+			args = append(args, id<<ledgerIndexBits|idx, log, idx, ledgerBlob(e), inRow[i])
 			if f := fields[i]; f != nil {
 				args = append(args, ledgerTime(f.Time), f.Kind, f.Org, f.Action)
 			} else {
 				args = append(args, nil, nil, nil, nil)
 			}
 		}
-		if err := ledgerExecRows(ctx, s.db, tx, "ledger_entries (log, idx, entry, time, kind, org, action)", 7, args); err != nil {
+		if err := ledgerExecRows(ctx, s.db, tx, "ledger_entries (k, log, idx, entry, nodes, time, kind, org, action)", 9, args); err != nil {
 			return err
 		}
-		args = make([]any, 0, 4*len(nodes))
-		for _, n := range nodes {
-			idx, err := ledgerIndex("node index", n.ID.Index)
-			if err != nil {
+		if len(inTable) > 0 {
+			args = make([]any, 0, 4*len(inTable))
+			for _, n := range inTable {
+				idx, err := ledgerIndex("node index", n.ID.Index)
+				if err != nil {
+					return err
+				}
+				args = append(args, log, int64(n.ID.Level), idx, ledgerBlob(n.Hash))
+			}
+			if err := ledgerExecRows(ctx, s.db, tx, "ledger_nodes (log, level, idx, hash)", 4, args); err != nil {
 				return err
 			}
-			args = append(args, log, int64(n.ID.Level), idx, ledgerBlob(n.Hash))
-		}
-		if err := ledgerExecRows(ctx, s.db, tx, "ledger_nodes (log, level, idx, hash)", 4, args); err != nil {
-			return err
 		}
 		if !x.file {
 			if err := ledgerWritePostings(ctx, s.db, tx, log, start, fields); err != nil {
@@ -249,11 +301,14 @@ func (s *LedgerStore) AppendIndexed(ctx context.Context, log string, size uint64
 			log, newSize, ledgerBlob(checkpoint))
 		return err
 	})
-	if err == nil && x.file {
-		if drop > 0 {
-			x.markDeleted(log, drop)
+	if err == nil {
+		s.db.ledgerIDs.Store(log, id)
+		if x.file {
+			if drop > 0 {
+				x.markDeleted(log, drop)
+			}
+			x.appended(log, len(entries))
 		}
-		x.appended(log, len(entries))
 	}
 	return err
 }
@@ -287,7 +342,18 @@ func (s *LedgerStore) Entries(ctx context.Context, log string, start, end uint64
 	if lo == hi {
 		return [][]byte{}, nil
 	}
-	rows, err := s.db.db.QueryContext(ctx, `SELECT idx, entry FROM ledger_entries WHERE log = ? AND idx >= ? AND idx < ? ORDER BY idx`, log, lo, hi)
+	if hi > ledgerMaxIndex {
+		return nil, errs.Errorf(errs.ErrNotFound, "sqlite ledger %q: entries [%d, %d): past the end", log, start, end)
+	}
+	id, err := s.db.ledgerLogID(ctx, nil, log, false)
+	if err != nil {
+		return nil, err
+	}
+	if id < 0 {
+		return nil, errs.Errorf(errs.ErrNotFound, "sqlite ledger %q: entries [%d, %d): the log is empty", log, start, end)
+	}
+	rows, err := s.db.db.QueryContext(ctx, `SELECT idx, entry FROM ledger_entries WHERE k >= ? AND k < ? ORDER BY k`,
+		id<<ledgerIndexBits|lo, id<<ledgerIndexBits|hi)
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}
@@ -312,63 +378,6 @@ func (s *LedgerStore) Entries(ctx context.Context, log string, start, end uint64
 	}
 	if int64(len(out)) != hi-lo {
 		return nil, errs.Errorf(errs.ErrNotFound, "sqlite ledger %q: entries [%d, %d): entry %d is missing or past the end", log, start, end, lo+int64(len(out)))
-	}
-	return out, nil
-}
-
-// Nodes implements ledger.Store.
-func (s *LedgerStore) Nodes(ctx context.Context, log string, ids []ledger.NodeID) ([][]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, errs.Errorf(errs.ErrUnavailable, "sqlite ledger: %w", err)
-	}
-	found := make(map[ledger.NodeID][]byte, len(ids))
-	// One statement per chunk of ids; a proof needs well under one chunk,
-	// so its hashes come from one snapshot.
-	const chunk = 256
-	for lo := 0; lo < len(ids); lo += chunk {
-		part := ids[lo:min(lo+chunk, len(ids))]
-		var q strings.Builder
-		q.WriteString(`SELECT level, idx, hash FROM ledger_nodes WHERE log = ? AND (`)
-		args := make([]any, 0, 1+2*len(part))
-		args = append(args, log)
-		for i, id := range part {
-			idx, err := ledgerIndex("node index", id.Index)
-			if err != nil {
-				return nil, err
-			}
-			if i > 0 {
-				q.WriteString(" OR ")
-			}
-			q.WriteString("(level = ? AND idx = ?)")
-			args = append(args, int64(id.Level), idx)
-		}
-		q.WriteString(")")
-		rows, err := s.db.db.QueryContext(ctx, q.String(), args...)
-		if err != nil {
-			return nil, mapErr(ctx, err)
-		}
-		for rows.Next() {
-			var level, idx int64
-			var h []byte
-			if err := rows.Scan(&level, &idx, &h); err != nil {
-				rows.Close()
-				return nil, mapErr(ctx, err)
-			}
-			found[ledger.NodeID{Level: uint(level), Index: uint64(idx)}] = h
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, mapErr(ctx, err)
-		}
-	}
-	out := make([][]byte, len(ids))
-	for i, id := range ids {
-		h, ok := found[id]
-		if !ok {
-			return nil, errs.Errorf(errs.ErrNotFound, "sqlite ledger %q: no node (%d, %d)", log, id.Level, id.Index)
-		}
-		out[i] = bytes.Clone(h)
 	}
 	return out, nil
 }
@@ -418,17 +427,21 @@ func (s *LedgerStore) Find(ctx context.Context, log string, f *ledger.Filter, fr
 		return nil, errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: find needs a filter and a limit >= 1", log)
 	}
 	out := []ledger.Found{}
-	if from > math.MaxInt64 {
+	if from >= ledgerMaxIndex {
 		return out, nil
 	}
+	id, err := s.db.ledgerLogID(ctx, nil, log, false)
+	if err != nil || id < 0 {
+		return out, err
+	}
 	if terms := f.Terms(); len(terms) > 0 {
-		return s.ledgerFindTerms(ctx, log, terms, f, int64(from), limit)
+		return s.ledgerFindTerms(ctx, log, id, terms, f, int64(from), limit)
 	}
 	var q strings.Builder
 	q.WriteString(`SELECT idx, entry FROM ledger_entries
-		WHERE log = ? AND idx >= ? AND kind IS NOT NULL`)
-	args := ledgerFilterConds(&q, []any{log, int64(from)}, f)
-	q.WriteString(` ORDER BY idx LIMIT ?`)
+		WHERE k >= ? AND k < ? AND kind IS NOT NULL`)
+	args := ledgerFilterConds(&q, []any{id<<ledgerIndexBits | int64(from), (id + 1) << ledgerIndexBits}, f)
+	q.WriteString(` ORDER BY k LIMIT ?`)
 	args = append(args, limit)
 	found, err := s.ledgerFound(ctx, q.String(), args)
 	if err != nil {

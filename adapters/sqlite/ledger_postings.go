@@ -130,7 +130,7 @@ func (s *LedgerStore) ledgerPostings(ctx context.Context, log, term string, lo, 
 // and time pass. Postings come from the log's recent rows in the main
 // database, read first, and from the index database's merged postings,
 // read after (ledger_merge.go says why the union is complete).
-func (s *LedgerStore) ledgerFindTerms(ctx context.Context, log string, terms []string, f *ledger.Filter, from int64, limit int) ([]ledger.Found, error) {
+func (s *LedgerStore) ledgerFindTerms(ctx context.Context, log string, id int64, terms []string, f *ledger.Filter, from int64, limit int) ([]ledger.Found, error) {
 	recent, err := s.ledgerRecentPostings(ctx, log, terms, from)
 	if err != nil {
 		return nil, err
@@ -158,7 +158,7 @@ func (s *LedgerStore) ledgerFindTerms(ctx context.Context, log string, terms []s
 		for len(cand) > 0 && len(out) < limit {
 			part := cand[:min(len(cand), ledgerRows)]
 			cand = cand[len(part):]
-			found, err := s.ledgerFindIn(ctx, log, part, f, limit-len(out))
+			found, err := s.ledgerFindIn(ctx, id, part, f, limit-len(out))
 			if err != nil {
 				return nil, err
 			}
@@ -266,22 +266,24 @@ func ledgerIntersect(a, b []int64) []int64 {
 // ledgerFindIn reads, in index order, up to limit of the entries at the
 // indices idx (increasing) that are attestations whose org and time pass
 // f.
-func (s *LedgerStore) ledgerFindIn(ctx context.Context, log string, idx []int64, f *ledger.Filter, limit int) ([]ledger.Found, error) {
+func (s *LedgerStore) ledgerFindIn(ctx context.Context, id int64, idx []int64, f *ledger.Filter, limit int) ([]ledger.Found, error) {
 	var q strings.Builder
 	q.WriteString(`SELECT idx, entry FROM ledger_entries
-		WHERE log = ? AND kind IS NOT NULL AND idx IN (`)
-	args := make([]any, 0, len(idx)+5)
-	args = append(args, log)
-	for i, v := range idx {
-		if i > 0 {
+		WHERE kind IS NOT NULL AND k IN (`)
+	args := make([]any, 0, len(idx)+4)
+	for _, v := range idx {
+		if v < 0 || v >= ledgerMaxIndex {
+			continue // only a changed index holds one; never another log's key
+		}
+		if len(args) > 0 {
 			q.WriteString(", ")
 		}
 		q.WriteString("?")
-		args = append(args, v)
+		args = append(args, id<<ledgerIndexBits|v)
 	}
 	q.WriteString(")")
 	args = ledgerFilterConds(&q, args, f)
-	q.WriteString(` ORDER BY idx LIMIT ?`)
+	q.WriteString(` ORDER BY k LIMIT ?`)
 	args = append(args, limit)
 	return s.ledgerFound(ctx, q.String(), args)
 }

@@ -44,6 +44,9 @@ type DB struct {
 	// ledger is the ledger's query index level: the index database file
 	// next to this one and its merger (ledger_merge.go).
 	ledger *ledgerIndexDB
+	// ledgerIDs caches each ledger log's number (ledger_logs), which never
+	// changes once committed.
+	ledgerIDs sync.Map
 
 	// The background checkpointer (file databases only): writes counts
 	// committed write transactions, stop ends the goroutine, stopped is
