@@ -27,7 +27,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/humanos/human/errs"
@@ -48,19 +47,24 @@ type DB struct {
 	// changes once committed.
 	ledgerIDs sync.Map
 
-	// The background checkpointer (file databases only): writes counts
-	// committed write transactions, stop ends the goroutine, stopped is
-	// closed when it has.
-	writes    atomic.Uint64
+	// The background checkpointer (file databases only): wrote holds a
+	// signal when write transactions were committed since its last pass,
+	// stop ends the goroutine, stopped is closed when it has.
+	wrote     chan struct{}
+	every     time.Duration // least time between passes
 	stop      chan struct{}
 	stopped   chan struct{}
 	closeOnce sync.Once
 }
 
-// checkpointEvery is how often the checkpointer looks for committed
-// writes to copy into the database file. The WAL then holds about this
-// long's worth of writes (plus whatever long readers pin).
-const checkpointEvery = 100 * time.Millisecond
+// checkpointEvery is the least time between two passes of the
+// checkpointer, which runs after writes were committed: the WAL then holds
+// about this long's worth of writes (plus whatever long readers pin). A
+// pass copies the pages written since the last one in one statement that
+// holds a processor until done, so short and frequent beats long and rare:
+// at 10,000 attested appends a second, passes every 100 ms put the receipt
+// p99 at 8-8.5 ms without the query index, every 10 ms at 4.8-5 ms.
+const checkpointEvery = 10 * time.Millisecond
 
 // Open opens (creating if needed) the database file at path and applies the
 // schema of every store.
@@ -102,32 +106,44 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	if path != ":memory:" {
-		d.stop, d.stopped = make(chan struct{}), make(chan struct{})
-		go d.checkpointer()
+		d.startCheckpointer(checkpointEvery)
 	}
 	return d, nil
 }
 
+// startCheckpointer starts the goroutine that checkpoints d's WAL at most
+// once per every (Close stops it); the database must run with
+// wal_autocheckpoint(0).
+func (d *DB) startCheckpointer(every time.Duration) {
+	d.every = every
+	d.wrote = make(chan struct{}, 1)
+	d.stop, d.stopped = make(chan struct{}), make(chan struct{})
+	go d.checkpointer()
+}
+
 // checkpointer copies committed WAL frames into the database file
 // (PRAGMA wal_checkpoint(PASSIVE), which never blocks readers or writers)
-// whenever writes were committed since its last pass, until Close.
+// after writes were committed, at most once per d.every, until
+// Close. An idle database costs it nothing.
 func (d *DB) checkpointer() {
 	defer close(d.stopped)
-	t := time.NewTicker(checkpointEvery)
+	t := time.NewTimer(d.every)
 	defer t.Stop()
-	var seen uint64
 	for {
 		select {
 		case <-d.stop:
 			return
-		case <-t.C:
+		case <-d.wrote:
 		}
-		if n := d.writes.Load(); n != seen {
-			seen = n
-			// A failure (busy, I/O) leaves the frames in the WAL, where
-			// they are as durable as in the database file; the next pass,
-			// or the last connection's close, checkpoints them.
-			_, _ = d.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		// A failure (busy, I/O) leaves the frames in the WAL, where they
+		// are as durable as in the database file; the next pass, or the
+		// last connection's close, checkpoints them.
+		_, _ = d.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		t.Reset(d.every)
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -212,7 +228,12 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return mapErr(ctx, err)
 	}
-	d.writes.Add(1)
+	if d.wrote != nil {
+		select {
+		case d.wrote <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
