@@ -14,8 +14,8 @@ echo "== passport: 3-link chain, cold and cached, one core"
 $GO test -run '^$' -bench 'Chain3|WebAuthnAssertion' -benchmem -cpu 1 -count 5 ./passport/
 echo "== ledger: receipt verification, export verification"
 $GO test -run '^$' -bench 'VerifyReceipt|VerifyExport' -cpu 1 ./ledger/
-echo "== ledger: appends, closed loop (32, 96, 256 and 4096 in flight), HUMAN vs Tessera"
-(cd bench && $GO test -run '^$' -bench 'BenchmarkAppend/(human-attest-(sqlite|memory)|human-attest-sqlite-noindex|tessera-posix)/w(32|96|256|4096)$' -benchtime 3s ./ledger/)
+echo "== ledger: appends, closed loop (32, 64, 96, 256 and 4096 in flight), HUMAN vs Tessera"
+(cd bench && $GO test -run '^$' -bench 'BenchmarkAppend/(human-attest-(sqlite|memory)|human-attest-sqlite-noindex|tessera-posix)/w(32|64|96|256|4096)$' -benchtime 3s ./ledger/)
 echo "== ledger: appends at a fixed offered rate (open loop), HUMAN on SQLite vs Tessera"
 (cd bench && $GO test -run '^$' -bench 'AppendPaced' -benchtime 60000x ./ledger/)
 echo "== server: allowed Call through human serve on SQLite (vegeta, loopback)"
