@@ -10,6 +10,25 @@ import (
 	"github.com/humanos/human/ledger"
 )
 
+// ledgerOldSchema creates the database at path with the schema as it was
+// before ledger migration version before, and returns a raw handle on it.
+func ledgerOldSchema(t *testing.T, path string, before int) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	all := migrations
+	migrations = slices.DeleteFunc(slices.Clone(all), func(m migration) bool { return m.store == "ledger" && m.version >= before })
+	err = (&DB{db: raw, path: path}).migrate(context.Background())
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // TestLedgerV3MigratesTermRows opens a database written by the version 2
 // schema (one term row per term per entry) and checks that the version 3
 // migration turns its rows into postings that find the same entries, that
@@ -18,17 +37,7 @@ import (
 func TestLedgerV3MigratesTermRows(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "human.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := migrations
-	migrations = slices.DeleteFunc(slices.Clone(all), func(m migration) bool { return m.store == "ledger" && m.version >= 3 })
-	err = (&DB{db: raw, path: path}).migrate(ctx)
-	migrations = all
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := ledgerOldSchema(t, path, 3)
 	// What a version 2 store wrote for two entries of one append.
 	for _, q := range []string{
 		`INSERT INTO ledger_heads VALUES ('acme', 2, x'6370')`,

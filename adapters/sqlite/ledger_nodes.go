@@ -55,6 +55,13 @@ func ledgerNodeLeaf(id ledger.NodeID) (int64, bool) {
 	return int64((id.Index+1)<<id.Level) - 1, true
 }
 
+// ledgerRowLeaf returns the entry in [start, end) whose row holds node n,
+// and false when n goes to ledger_nodes instead.
+func ledgerRowLeaf(n ledger.Node, start, end int64) (int64, bool) {
+	leaf, ok := ledgerNodeLeaf(n.ID)
+	return leaf, ok && leaf >= start && leaf < end && len(n.Hash) <= 255
+}
+
 // ledgerSplitNodes sorts the nodes of an append of the entries [start,
 // end): the nodes column of each entry's row (nil when it completes none)
 // and the nodes that go to ledger_nodes. A node named twice is
@@ -63,8 +70,8 @@ func ledgerSplitNodes(log string, start, end int64, nodes []ledger.Node) ([]any,
 	cols := make([]any, end-start)
 	var table []ledger.Node
 	for _, n := range nodes {
-		leaf, ok := ledgerNodeLeaf(n.ID)
-		if !ok || leaf < start || leaf >= end || len(n.Hash) > 255 {
+		leaf, ok := ledgerRowLeaf(n, start, end)
+		if !ok {
 			table = append(table, n)
 			continue
 		}
@@ -97,8 +104,8 @@ func ledgerSplitSorted(log string, start, end int64, nodes []ledger.Node) ([]any
 	byLeaf := make(map[int64]map[uint][]byte)
 	var table []ledger.Node
 	for _, n := range nodes {
-		leaf, ok := ledgerNodeLeaf(n.ID)
-		if !ok || leaf < start || leaf >= end || len(n.Hash) > 255 {
+		leaf, ok := ledgerRowLeaf(n, start, end)
+		if !ok {
 			table = append(table, n)
 			continue
 		}

@@ -3,12 +3,10 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/bits"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/humanos/human/adapters/memory"
@@ -69,17 +67,7 @@ func TestLedgerV5MigratesLog(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "human.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := migrations
-	migrations = slices.DeleteFunc(slices.Clone(all), func(m migration) bool { return m.store == "ledger" && m.version >= 5 })
-	err = (&DB{db: raw, path: path}).migrate(ctx)
-	migrations = all
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := ledgerOldSchema(t, path, 5)
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := raw.ExecContext(ctx, q, args...); err != nil {
@@ -232,11 +220,7 @@ func TestLedgerSplitNodes(t *testing.T) {
 // TestLedgerKeyLimits checks the bounds the entry keys put on a log.
 func TestLedgerKeyLimits(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "human.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ledgerTestDB(t)
 	s := NewLedgerStore(db)
 	two := [][]byte{[]byte("a"), []byte("b")}
 	if err := s.Append(ctx, "acme", ledgerMaxIndex-1, two, nil, []byte("cp")); !errors.Is(err, errs.ErrInvalidArgument) {
@@ -260,11 +244,7 @@ func TestLedgerKeyLimits(t *testing.T) {
 // something the store never writes is refused as unauthenticated.
 func TestLedgerChangedNodesColumn(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "human.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := ledgerTestDB(t)
 	s := NewLedgerStore(db)
 	if err := s.Append(ctx, "acme", 0, [][]byte{[]byte("a")}, []ledger.Node{{Hash: []byte("h")}}, []byte("cp")); err != nil {
 		t.Fatal(err)
