@@ -16,25 +16,40 @@ import (
 	sqlite3lib "modernc.org/sqlite/lib"
 )
 
-// The ledger's query index has two levels, so that an append writes a few
-// sequential pages instead of one B-tree row per distinct term:
+// The ledger's query index is an LSM of three levels, so that an append
+// writes a few sequential pages instead of one B-tree row per distinct
+// term, and so that the pages of the term B-tree are rewritten rarely:
 //
 //   - ledger_recent, in the main database: one row per append with all of
 //     the batch's postings (ledger_recent.go), written by the append's own
 //     transaction.
-//   - ledger_postings, in the index database: a second SQLite file next to
-//     the main one ("<path>-index", its own WAL and write lock), one row
-//     per term per merge, and ledger_merged, each log's watermark: every
-//     recent row below it has its postings in ledger_postings.
+//   - ledger_runs, in the index database: a second SQLite file next to the
+//     main one ("<path>-index", its own WAL and write lock), one row per
+//     merge in the same format as a recent row, covering every recent row
+//     the merge took; and ledger_merged, each log's watermark: every recent
+//     row below it has its postings in the index database.
+//   - ledger_postings, in the index database: one row per term per
+//     compaction, which folds a log's runs into it once there are
+//     ledgerCompactRuns of them.
 //
 // A merger goroutine per open file database folds recent rows above the
-// watermark into ledger_postings and advances the watermark in ONE index
+// watermark into one run and advances the watermark in ONE index
 // transaction that re-reads it first, so two processes (or two DB handles)
-// never merge a row twice. Recent rows below the durable watermark are
-// deleted from the main database by a later append's transaction. Find
-// reads a log's recent rows first, then ledger_postings: a row is deleted
-// only after its postings are durable in the index, so every index is in
-// one of the two reads (duplicates are merged away).
+// never merge a row twice; a compaction reads, writes and deletes the runs
+// in one index transaction too. Recent rows below the durable watermark
+// are deleted from the main database by a later append's transaction.
+// Find reads a log's recent rows first, then its runs, then its postings:
+// postings only move forward (recent row -> run -> posting rows), a recent
+// row is deleted only after its run is durable, and a run only in the
+// transaction that writes its postings, so every index is in one of the
+// three reads (duplicates are merged away).
+//
+// Why three: a merge used to write its postings straight into the term
+// B-tree, one row per term, and terms that are nearly unique per entry (a
+// resource) put each row on a page of its own: every 50 ms merge rewrote
+// hundreds of scattered pages, which showed in the appends' receipt p99.
+// A run is one sequential row; a compaction writes each term once per
+// ledgerCompactRuns merges.
 //
 // An in-memory database (":memory:") has no second file: its appends
 // write ledger_postings rows in the main database directly.
@@ -65,6 +80,10 @@ const (
 	// again in the next merge: checkpointing after every merge copied
 	// them each time.
 	ledgerIndexCheckpointEvery = time.Second
+	// ledgerCompactRuns is how many runs of a log a compaction waits for
+	// (about 0.8 s of appends under load): Find decodes the runs it has
+	// not compacted, a compaction writes each term of them once.
+	ledgerCompactRuns = 16
 )
 
 // ledgerIndexMigrations is the index database's schema, its own list
@@ -80,6 +99,15 @@ var ledgerIndexMigrations = []migration{{store: "ledger-index", version: 1, stmt
 	`CREATE TABLE ledger_merged (
 		log TEXT NOT NULL PRIMARY KEY,
 		upto INTEGER NOT NULL)`,
+}}, {store: "ledger-index", version: 2, stmts: []string{
+	// Rows of ~10-40 KB: a rowid table (a WITHOUT ROWID one keeps less
+	// of a large row in its page).
+	`CREATE TABLE ledger_runs (
+		log TEXT NOT NULL,
+		first INTEGER NOT NULL,
+		last INTEGER NOT NULL,
+		postings BLOB NOT NULL)`,
+	`CREATE UNIQUE INDEX ledger_runs_at ON ledger_runs (log, first)`,
 }}}
 
 // ledgerIndexDB is the index level of a DB: the database holding
@@ -88,7 +116,8 @@ type ledgerIndexDB struct {
 	db   *DB  // the index database; the main DB itself for ":memory:"
 	file bool // db is a second file (recent rows + merger); else postings are written by appends
 
-	mergeAt int // unmerged entries that wake the merger (tests lower it)
+	mergeAt   int // unmerged entries that wake the merger (tests lower it)
+	compactAt int // runs of a log that a compaction waits for (tests lower it)
 
 	mu      sync.Mutex
 	pending map[string]int   // entries this process appended since its last merge of the log
@@ -112,7 +141,7 @@ type ledgerIndexDB struct {
 // its schema, the import of postings a version 3 main database kept, the
 // check that the index covers the main database, and the merger.
 func (d *DB) ledgerOpenIndex(ctx context.Context) error {
-	x := &ledgerIndexDB{mergeAt: ledgerMergeAt, pending: map[string]int{}, durable: map[string]int64{}, deleted: map[string]int64{},
+	x := &ledgerIndexDB{mergeAt: ledgerMergeAt, compactAt: ledgerCompactRuns, pending: map[string]int{}, durable: map[string]int64{}, deleted: map[string]int64{},
 		appends: map[string]int64{}, seen: map[string]int64{}}
 	if d.path == ":memory:" {
 		x.db = d
@@ -479,6 +508,12 @@ func (d *DB) ledgerDropIdle(ctx context.Context, log string) error {
 	idle := x.appends[log] == x.seen[log]
 	x.seen[log] = x.appends[log]
 	x.mu.Unlock()
+	if idle {
+		// An idle log's queries stop decoding its runs.
+		if err := d.ledgerCompact(ctx, log, 1); err != nil {
+			return err
+		}
+	}
 	drop := x.deletable(log)
 	if !idle || drop == 0 {
 		return nil
@@ -503,11 +538,94 @@ func (d *DB) ledgerMerge(ctx context.Context, log string) error {
 	x.mu.Unlock()
 	for {
 		more, err := d.ledgerMergeOnce(ctx, log)
-		if err != nil || !more {
+		if err != nil {
 			return err
+		}
+		if !more {
+			break
 		}
 		runtime.Gosched()
 	}
+	return d.ledgerCompact(ctx, log, x.compactAt)
+}
+
+// ledgerCompact folds log's runs into ledger_postings, one row per term,
+// when there are at least atLeast of them, in one index transaction that
+// reads, writes and deletes them.
+func (d *DB) ledgerCompact(ctx context.Context, log string, atLeast int) error {
+	x := d.ledger
+	var n int
+	if err := x.db.db.QueryRowContext(ctx, `SELECT count(*) FROM ledger_runs WHERE log = ?`, log).Scan(&n); err != nil {
+		return mapErr(ctx, err)
+	}
+	if n < atLeast || n == 0 {
+		return nil
+	}
+	err := x.db.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT first, last, postings FROM ledger_runs WHERE log = ? ORDER BY first`, log)
+		if err != nil {
+			return err
+		}
+		var runs []ledgerRecentRow
+		for rows.Next() {
+			var r ledgerRecentRow
+			if err := rows.Scan(&r.first, &r.last, &r.postings); err != nil {
+				rows.Close()
+				return err
+			}
+			runs = append(runs, r)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(runs) < atLeast || len(runs) == 0 {
+			return nil // another merger compacted them
+		}
+		// Runs are disjoint and read in index order: each term's list
+		// stays increasing.
+		postings := map[string][]int64{}
+		for _, r := range runs {
+			err := recentDecode(r.first, r.last, r.postings, func(term []byte, idx []int64) {
+				postings[string(term)] = append(postings[string(term)], idx...)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		terms := make([]string, 0, len(postings))
+		for t := range postings {
+			terms = append(terms, t)
+		}
+		slices.Sort(terms)
+		args := make([]any, 0, 5*min(len(terms), ledgerMergeStmtRows))
+		for _, t := range terms {
+			idx := postings[t]
+			args = append(args, log, t, idx[0], idx[len(idx)-1], postingEncode(idx))
+			if len(args) == cap(args) {
+				if err := ledgerExecRows(ctx, x.db, tx, "ledger_postings (log, term, first, last, idxs)", 5, args); err != nil {
+					return err
+				}
+				args = args[:0]
+				// Let the appends' goroutines run: a compaction is
+				// background work on their processors (ledgerMergeStmtRows).
+				runtime.Gosched()
+			}
+		}
+		if err := ledgerExecRows(ctx, x.db, tx, "ledger_postings (log, term, first, last, idxs)", 5, args); err != nil {
+			return err
+		}
+		if _, err := x.db.txExec(ctx, tx, `DELETE FROM ledger_runs WHERE log = ? AND first <= ?`, log, runs[len(runs)-1].first); err != nil {
+			return err
+		}
+		if x.stopAt("compacted") {
+			return errLedgerTestStop
+		}
+		return nil
+	})
+	if errors.Is(err, errLedgerTestStop) {
+		return nil
+	}
+	return err
 }
 
 // ledgerRecentRow is one row of ledger_recent.
@@ -580,26 +698,8 @@ func (d *DB) ledgerMergeOnce(ctx context.Context, log string) (more bool, err er
 				return err
 			}
 		}
-		terms := make([]string, 0, len(postings))
-		for t := range postings {
-			terms = append(terms, t)
-		}
-		slices.Sort(terms)
-		args := make([]any, 0, 5*min(len(terms), ledgerMergeStmtRows))
-		for _, t := range terms {
-			idx := postings[t]
-			args = append(args, log, t, idx[0], idx[len(idx)-1], postingEncode(idx))
-			if len(args) == cap(args) {
-				if err := ledgerExecRows(ctx, x.db, tx, "ledger_postings (log, term, first, last, idxs)", 5, args); err != nil {
-					return err
-				}
-				args = args[:0]
-				// Let the appends' goroutines run: a merge is background
-				// work on the appends' processors (ledgerMergeStmtRows).
-				runtime.Gosched()
-			}
-		}
-		if err := ledgerExecRows(ctx, x.db, tx, "ledger_postings (log, term, first, last, idxs)", 5, args); err != nil {
+		if _, err := x.db.txExec(ctx, tx, `INSERT INTO ledger_runs (log, first, last, postings) VALUES (?, ?, ?, ?)`,
+			log, at, recent[len(recent)-1].last, recentEncode(at, postings)); err != nil {
 			return err
 		}
 		merged = recent[len(recent)-1].last + 1

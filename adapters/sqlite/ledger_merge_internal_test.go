@@ -41,6 +41,16 @@ type ledgerMergingStore struct {
 	n     atomic.Int64
 }
 
+// newLedgerMergingStore returns a ledgerMergingStore over a fresh file
+// database whose merges compact every compactAt runs.
+func newLedgerMergingStore(t *testing.T, every, compactAt int) *ledgerMergingStore {
+	db := ledgerTestDB(t)
+	db.ledger.mu.Lock()
+	db.ledger.compactAt = compactAt
+	db.ledger.mu.Unlock()
+	return &ledgerMergingStore{LedgerStore: NewLedgerStore(db), every: every}
+}
+
 func (s *ledgerMergingStore) Append(ctx context.Context, log string, size uint64, entries [][]byte, nodes []ledger.Node, checkpoint []byte) error {
 	return s.AppendIndexed(ctx, log, size, entries, make([]*ledger.Fields, len(entries)), nodes, checkpoint)
 }
@@ -57,13 +67,14 @@ func (s *ledgerMergingStore) AppendIndexed(ctx context.Context, log string, size
 
 // TestLedgerConformanceMerges runs the conformance suite (its Index
 // subtests compare every result with Filter.Match) with merges after
-// every append, after every third, and on a memory database (postings
-// written by the append, no second file).
+// every append or every third, compactions after every run, every third
+// or never, and on a memory database (postings written by the append, no
+// second file).
 func TestLedgerConformanceMerges(t *testing.T) {
-	for _, every := range []int{1, 3} {
-		t.Run(fmt.Sprintf("merge every %d", every), func(t *testing.T) {
+	for _, c := range []struct{ every, compactAt int }{{1, 1}, {1, 3}, {3, 1}, {3, 1 << 30}} {
+		t.Run(fmt.Sprintf("merge every %d compact at %d", c.every, c.compactAt), func(t *testing.T) {
 			adaptertest.RunLedgerStore(t, func(t *testing.T) ledger.Store {
-				return &ledgerMergingStore{LedgerStore: NewLedgerStore(ledgerTestDB(t)), every: every}
+				return newLedgerMergingStore(t, c.every, c.compactAt)
 			})
 		})
 	}
@@ -181,6 +192,35 @@ func ledgerCheckPostingsOnce(t *testing.T, db *DB) int64 {
 			seen[term][i] = true
 		}
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := db.ledger.db.db.QueryContext(ctx, `SELECT first, last, postings FROM ledger_runs WHERE log = 'acme'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runs.Close()
+	for runs.Next() {
+		var first, last int64
+		var b []byte
+		if err := runs.Scan(&first, &last, &b); err != nil {
+			t.Fatal(err)
+		}
+		err := recentDecode(first, last, b, func(term []byte, idx []int64) {
+			if seen[string(term)] == nil {
+				seen[string(term)] = map[int64]bool{}
+			}
+			for _, i := range idx {
+				if seen[string(term)][i] {
+					t.Fatalf("term %q holds index %d twice (a run and another run or a posting): a row was merged twice", term, i)
+				}
+				seen[string(term)][i] = true
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	upto, err := db.ledger.watermark(ctx, db.ledger.db.db, "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +244,7 @@ func TestLedgerTwoHandlesMerge(t *testing.T) {
 		defer db.Close()
 		db.ledger.mu.Lock()
 		db.ledger.mergeAt = 16
+		db.ledger.compactAt = 2 + i // compactions race merges and each other
 		db.ledger.mu.Unlock()
 		dbs[i] = db
 	}
@@ -267,7 +308,7 @@ func TestLedgerTwoHandlesMerge(t *testing.T) {
 // finishes the work without merging a row twice; a later append deletes
 // the merged recent rows.
 func TestLedgerMergeInterrupted(t *testing.T) {
-	for _, step := range []string{"read", "written", "committed"} {
+	for _, step := range []string{"read", "written", "committed", "compacted"} {
 		t.Run(step, func(t *testing.T) {
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "human.db")
@@ -296,8 +337,9 @@ func TestLedgerMergeInterrupted(t *testing.T) {
 			size += 7
 			db.ledger.mu.Lock()
 			db.ledger.testStop = func(at string) bool { return at == step }
+			db.ledger.compactAt = 1
 			db.ledger.mu.Unlock()
-			if _, err := db.ledgerMergeOnce(ctx, "acme"); err != nil {
+			if err := db.ledgerMerge(ctx, "acme"); err != nil {
 				t.Fatal(err)
 			}
 			ledgerCheckFound(t, s, size)
@@ -356,7 +398,57 @@ func TestLedgerIdleDrop(t *testing.T) {
 	if n := count(); n != 0 {
 		t.Errorf("%d recent rows left on an idle, merged log", n)
 	}
+	if n := ledgerCountRuns(t, db); n != 0 {
+		t.Errorf("%d runs left on an idle, merged log: want them compacted", n)
+	}
 	ledgerCheckFound(t, s, 20)
+}
+
+// ledgerCountRuns returns how many runs the index database holds.
+func ledgerCountRuns(t *testing.T, db *DB) int {
+	t.Helper()
+	var n int
+	if err := db.ledger.db.db.QueryRowContext(context.Background(), `SELECT count(*) FROM ledger_runs`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestLedgerCompaction merges after every append and checks that runs
+// are compacted into postings once compactAt of them are waiting, each
+// index landing once, and that queries find every entry throughout.
+func TestLedgerCompaction(t *testing.T) {
+	ctx := context.Background()
+	db := ledgerTestDB(t)
+	db.ledger.mu.Lock()
+	db.ledger.compactAt = 3
+	db.ledger.mu.Unlock()
+	s := NewLedgerStore(db)
+	size := uint64(0)
+	for k := range 10 {
+		n := 1 + k%4
+		if err := ledgerTestAppend(ctx, s, size, n); err != nil {
+			t.Fatal(err)
+		}
+		size += uint64(n)
+		if err := db.ledgerMerge(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if runs := ledgerCountRuns(t, db); runs >= 3 {
+			t.Fatalf("after merge %d: %d runs, want fewer than 3", k, runs)
+		}
+		if upto := ledgerCheckPostingsOnce(t, db); upto != int64(size) {
+			t.Fatalf("after merge %d: watermark %d, want %d", k, upto, size)
+		}
+		ledgerCheckFound(t, s, size)
+	}
+	var rows int
+	if err := db.ledger.db.db.QueryRowContext(ctx, `SELECT count(*) FROM ledger_postings WHERE log = 'acme' AND term = 'kind=decision'`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 3 {
+		t.Errorf("%d posting rows of a term every entry has after 10 merges, want 3 (one per compaction of 3 runs)", rows)
+	}
 }
 
 // TestLedgerMergeKilled appends from a child process with its merger

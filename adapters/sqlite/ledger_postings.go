@@ -173,9 +173,10 @@ func (s *LedgerStore) ledgerFindTerms(ctx context.Context, log string, id int64,
 }
 
 // ledgerRecentPostings returns, for each of terms, the increasing indices
-// >= from that log's recent rows (not yet deleted by a merge) give it.
-// The rows are bounded by the merge threshold, plus what a stalled merger
-// leaves.
+// >= from that log's recent rows (not yet deleted by a merge) and then its
+// runs (not yet compacted) give it, read in that order (ledger_merge.go).
+// The rows are bounded by the merge and compaction thresholds, plus what
+// a stalled merger leaves.
 func (s *LedgerStore) ledgerRecentPostings(ctx context.Context, log string, terms []string, from int64) (map[string][]int64, error) {
 	out := make(map[string][]int64, len(terms))
 	if !s.db.ledger.file {
@@ -184,7 +185,29 @@ func (s *LedgerStore) ledgerRecentPostings(ctx context.Context, log string, term
 	for _, t := range terms {
 		out[t] = nil
 	}
-	rows, err := s.db.db.QueryContext(ctx, `SELECT first, last, postings FROM ledger_recent WHERE log = ? AND last >= ? ORDER BY first`, log, from)
+	recent, err := ledgerReadRecent(ctx, s.db.db, `SELECT first, last, postings FROM ledger_recent WHERE log = ? AND last >= ? ORDER BY first`, log, from, out)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := ledgerReadRecent(ctx, s.db.ledger.db.db, `SELECT first, last, postings FROM ledger_runs WHERE log = ? AND last >= ? ORDER BY first`, log, from, out)
+	if err != nil {
+		return nil, err
+	}
+	for t := range out {
+		out[t] = ledgerUnion(recent[t], runs[t])
+	}
+	return out, nil
+}
+
+// ledgerReadRecent decodes the rows in the recent-row format that q
+// selects from db (first, last, postings) and returns the increasing
+// indices of each of the terms of want.
+func ledgerReadRecent(ctx context.Context, db *sql.DB, q, log string, from int64, want map[string][]int64) (map[string][]int64, error) {
+	out := make(map[string][]int64, len(want))
+	for t := range want {
+		out[t] = nil
+	}
+	rows, err := db.QueryContext(ctx, q, log, from)
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}
