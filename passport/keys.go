@@ -167,7 +167,8 @@ type Signer interface {
 // Ed25519Signer is a Signer over an in-process Ed25519 private key: what a
 // device, an agent runtime or a CLI key file holds.
 type Ed25519Signer struct {
-	priv ed25519.PrivateKey
+	priv               ed25519.PrivateKey
+	ed25519SignerState // the key expanded once (ed25519sign.go)
 }
 
 // NewEd25519Signer wraps a private key. It panics if the key is not
@@ -194,9 +195,10 @@ func (s *Ed25519Signer) PublicKey() PublicKey {
 	return PublicKey{Suite: SuiteEd25519, Key: []byte(s.priv.Public().(ed25519.PublicKey))}
 }
 
-// Sign implements Signer.
+// Sign implements Signer: an RFC 8032 Ed25519 signature, the bytes
+// crypto/ed25519.Sign makes, over the key expanded once (ed25519sign.go).
 func (s *Ed25519Signer) Sign(message []byte) ([]byte, error) {
-	return ed25519.Sign(s.priv, message), nil
+	return s.sign(message), nil
 }
 
 // PrivateKey returns the wrapped key, for callers that persist their own
