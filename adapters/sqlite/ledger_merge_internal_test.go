@@ -405,7 +405,7 @@ func TestLedgerIdleDrop(t *testing.T) {
 }
 
 // ledgerCountRuns returns how many runs the index database holds.
-func ledgerCountRuns(t *testing.T, db *DB) int {
+func ledgerCountRuns(t testing.TB, db *DB) int {
 	t.Helper()
 	var n int
 	if err := db.ledger.db.db.QueryRowContext(context.Background(), `SELECT count(*) FROM ledger_runs`).Scan(&n); err != nil {
