@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,6 +81,14 @@ func signedEntries(b *testing.B, signer passport.Signer, n int) [][]byte {
 	return out
 }
 
+// settle flushes what earlier sub-benchmarks left to the file system
+// (sync(2): dirty pages, and the journal commit that discards the blocks
+// of their deleted directories) before the timer starts, so that a run
+// does not pay for the one before it: after Tessera's run deleted its
+// thousands of tile files, the next run's first fsyncs waited for that
+// journal commit (this machine mounts with discard).
+func settle() { syscall.Sync() }
+
 // drive runs b.N appends with at most window in flight, each in its own
 // goroutine (as concurrent callers), and reports entries/s and the p50/p99
 // latency from the append call to its receipt or covering checkpoint.
@@ -89,6 +98,7 @@ func drive(b *testing.B, window int, appendOne func(ctx context.Context, i int) 
 	sem := make(chan struct{}, window)
 	var wg sync.WaitGroup
 	var once sync.Once
+	settle()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -134,6 +144,7 @@ func drivePaced(b *testing.B, rate int, appendOne func(ctx context.Context, i in
 	var wg sync.WaitGroup
 	var once sync.Once
 	interval := time.Second / time.Duration(rate)
+	settle()
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
