@@ -58,6 +58,9 @@ func (s *Server) openLedgerNode(ctx context.Context) error {
 	}
 	n := &ledgerNode{store: st.Ledger, close: st.Close}
 	n.index, _ = st.Ledger.(ledger.IndexStore)
+	if r, ok := st.Ledger.(ledgerIndexReporter); ok { // SQLite: its index's health on /metrics
+		s.cfg.Registry.MustRegister(newLedgerIndexCollector(r, s.log))
+	}
 	s.node = n
 	return nil
 }

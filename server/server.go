@@ -64,10 +64,19 @@ type Config struct {
 	// SessionSecret keys the sessions of POST /v1/sessions: the tag of
 	// every session key id and every session key derive from it. At least
 	// MinSessionSecret bytes; servers that share it accept each other's
-	// sessions. Changing it ends every session (clients open a new one).
-	// Empty: a random per-process secret, so sessions end on restart.
-	// Never logged; New keeps its own copy and clears the field.
+	// sessions. Changing it alone ends every session (clients open a new
+	// one); see PreviousSessionSecrets. Empty: a random per-process
+	// secret, so sessions end on restart. Never logged; New keeps its own
+	// copy and clears the field.
 	SessionSecret []byte
+	// PreviousSessionSecrets are secrets SessionSecret replaced: a session
+	// whose key id was issued under one of them is still accepted until
+	// its own expiry, while POST /v1/sessions issues only under
+	// SessionSecret. Each at least MinSessionSecret bytes, none equal to
+	// SessionSecret or to another; they need a SessionSecret. Drop them
+	// one session TTL after the rotation. Never logged; New keeps its own
+	// copies and clears the field.
+	PreviousSessionSecrets [][]byte
 	// SessionTTL is a session's lifetime: default DefaultSessionTTL (5
 	// minutes), at most MaxSessionTTL (1 hour).
 	SessionTTL time.Duration
@@ -104,6 +113,7 @@ type Server struct {
 
 	nonces        *nonceCache
 	sessionSecret []byte
+	prevSecrets   [][]byte // Config.PreviousSessionSecrets: accepted, never issued under
 	limits        *limiter
 	metrics       *metrics
 	draining      chan struct{}

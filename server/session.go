@@ -17,7 +17,10 @@ import (
 // session key id and key; later requests are signed with HMAC-SHA256 under
 // that key (internal/wire/session.go). Nothing is stored: the key id
 // carries the principal and expiry under a tag, and the key is derived
-// from the key id, both with the server's session secret. Every
+// from the key id, both with the server's session secret. Rotation: a key
+// id whose tag fails under the current secret is tried under each previous
+// one (Config.PreviousSessionSecrets), and its key derives from the secret
+// that tagged it; sessions are only ever issued under the current one. Every
 // session-signed request still passes the principal checks a signed one
 // does (admin key still listed; passport still registered, not revoked and
 // still holding the key that opened the session), the created window and
@@ -59,24 +62,59 @@ func (s *Server) initSessions() error {
 	default:
 		s.sessionSecret = append([]byte(nil), s.cfg.SessionSecret...)
 	}
-	s.cfg.SessionSecret = nil // keep one copy, out of the config a caller may log
+	// Errors name a previous secret by its position, never by its bytes.
+	if len(s.cfg.PreviousSessionSecrets) > 0 && len(s.cfg.SessionSecret) == 0 {
+		return errs.Errorf(errs.ErrInvalidArgument, "previous session secrets without a session secret: set the new secret too, or every process would issue under its own random one")
+	}
+	for i, prev := range s.cfg.PreviousSessionSecrets {
+		switch {
+		case len(prev) < MinSessionSecret:
+			return errs.Errorf(errs.ErrInvalidArgument, "previous session secret %d has %d bytes, want at least %d", i+1, len(prev), MinSessionSecret)
+		case hmac.Equal(prev, s.sessionSecret):
+			return errs.Errorf(errs.ErrInvalidArgument, "previous session secret %d equals the session secret", i+1)
+		}
+		for j, other := range s.cfg.PreviousSessionSecrets[:i] {
+			if hmac.Equal(prev, other) {
+				return errs.Errorf(errs.ErrInvalidArgument, "previous session secrets %d and %d are equal", j+1, i+1)
+			}
+		}
+		s.prevSecrets = append(s.prevSecrets, append([]byte(nil), prev...))
+	}
+	// Keep one copy of each, out of the config a caller may log.
+	s.cfg.SessionSecret, s.cfg.PreviousSessionSecrets = nil, nil
 	return nil
 }
 
-func (s *Server) sessionMAC(label, msg string) []byte {
-	m := hmac.New(sha256.New, s.sessionSecret)
+func sessionMAC(secret []byte, label, msg string) []byte {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(label))
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }
 
-// sessionTag authenticates a session key id's payload.
-func (s *Server) sessionTag(payload string) []byte {
-	return s.sessionMAC(sessionTagLabel, payload)[:wire.SessionTagSize]
+// sessionTag authenticates a session key id's payload under secret.
+func sessionTag(secret []byte, payload string) []byte {
+	return sessionMAC(secret, sessionTagLabel, payload)[:wire.SessionTagSize]
 }
 
-// sessionKey is the HMAC key of session key id.
-func (s *Server) sessionKey(id string) []byte { return s.sessionMAC(sessionKeyLabel, id) }
+// sessionKey is the HMAC key of session key id under secret.
+func sessionKey(secret []byte, id string) []byte { return sessionMAC(secret, sessionKeyLabel, id) }
+
+// sessionSecretOf returns the secret under which tag authenticates a key
+// id's payload, or nil. The current secret comes first, so a session under
+// it costs what it did before rotation existed; only a tag that fails
+// there is tried under each previous secret.
+func (s *Server) sessionSecretOf(payload string, tag []byte) []byte {
+	if hmac.Equal(tag, sessionTag(s.sessionSecret, payload)) {
+		return s.sessionSecret
+	}
+	for _, prev := range s.prevSecrets {
+		if hmac.Equal(tag, sessionTag(prev, payload)) {
+			return prev
+		}
+	}
+	return nil
+}
 
 // openSession is POST /v1/sessions.
 func (s *Server) openSession(_ context.Context, rq *request) (int, any, error) {
@@ -99,28 +137,34 @@ func (s *Server) openSession(_ context.Context, rq *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	id := wire.SessionKeyID(payload, s.sessionTag(payload))
+	// Always the current secret: a previous one only verifies.
+	id := wire.SessionKeyID(payload, sessionTag(s.sessionSecret, payload))
 	if len(id) > wire.MaxSigHeader/2 {
 		return 0, nil, coded(wire.CodeFailedPrecondition, errs.ErrFailedPrecondition, "this principal's key id is too long for a session; sign each request instead")
 	}
-	return http.StatusCreated, wire.Session{KeyID: id, Key: s.sessionKey(id), Expires: sid.Expires.UTC(),
+	return http.StatusCreated, wire.Session{KeyID: id, Key: sessionKey(s.sessionSecret, id), Expires: sid.Expires.UTC(),
 		TTLSeconds: int64(sid.Expires.Sub(now) / time.Second)}, nil
 }
 
 // sessionPrincipal authenticates a request signed with a session: the key
-// id's tag under the server's secret (else unknown_session), its expiry
-// (else session_expired), the HMAC over the signature base in constant
+// id's tag under the server's current or a previous secret (else
+// unknown_session), its expiry (else session_expired), the HMAC over the
+// signature base, keyed under the secret that tagged the id, in constant
 // time (else bad_signature), then the principal as signature
 // authentication resolves it (else bad_signature).
 func (s *Server) sessionPrincipal(ctx context.Context, sg *wire.Signed, now time.Time, badKey func() error) (*principal, error) {
 	sid, payload, tag, err := wire.ParseSessionID(sg.KeyID)
-	if err != nil || !hmac.Equal(tag, s.sessionTag(payload)) {
-		return nil, coded(wire.CodeUnknownSession, errs.ErrUnauthenticated, "session key id was not issued with this server's session secret (forged, or the secret changed): open a new session")
+	var secret []byte
+	if err == nil {
+		secret = s.sessionSecretOf(payload, tag)
+	}
+	if secret == nil {
+		return nil, coded(wire.CodeUnknownSession, errs.ErrUnauthenticated, "session key id was not issued with this server's current or previous session secrets (forged, or the secret changed): open a new session")
 	}
 	if !now.Before(sid.Expires) {
 		return nil, coded(wire.CodeSessionExpired, errs.ErrUnauthenticated, "session expired at %s: open a new session", sid.Expires.UTC().Format(time.RFC3339))
 	}
-	if !hmac.Equal(wire.HMACSHA256(s.sessionKey(sg.KeyID), sg.Base), sg.Signature) {
+	if !hmac.Equal(wire.HMACSHA256(sessionKey(secret, sg.KeyID), sg.Base), sg.Signature) {
 		return nil, badKey()
 	}
 	p := &principal{keyID: sid.Principal(), org: sid.Org, role: sid.Role, subject: sid.Subject, keyFP: sid.KeyFingerprint, session: sg.KeyID}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"testing"
@@ -15,7 +16,10 @@ import (
 // request (a governed call's POST) signed with the org admin's Ed25519 key
 // against one signed with hmac-sha256 under a session the admin opened:
 // parsing, the created window, the digest, the key or session checks, the
-// principal lookup and the nonce cache.
+// principal lookup and the nonce cache. The server has a previous session
+// secret, as during a rotation: hmac-session is a session under the
+// current secret (the cost before rotation existed), hmac-session-previous
+// one under the previous secret (one more tag to compute).
 //
 //	go test -run '^$' -bench Authenticate -benchtime 20000x ./server/
 func BenchmarkAuthenticate(b *testing.B) {
@@ -24,17 +28,23 @@ func BenchmarkAuthenticate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := New(ctx, Config{Library: human.Config{Store: "mem://", DataDir: b.TempDir()},
-		Admins: map[string][]passport.PublicKey{"bench": {key.PublicKey()}}})
-	if err != nil {
-		b.Fatal(err)
+	admins := map[string][]passport.PublicKey{"bench": {key.PublicKey()}}
+	prev, cur := bytes.Repeat([]byte("p"), MinSessionSecret), bytes.Repeat([]byte("c"), MinSessionSecret)
+	open := func(current []byte, previous ...[]byte) (*Server, wire.Session) {
+		s, err := New(ctx, Config{Library: human.Config{Store: "mem://", DataDir: b.TempDir()}, Admins: admins,
+			SessionSecret: current, PreviousSessionSecrets: previous})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		_, out, err := s.openSession(ctx, &request{p: &principal{org: "bench", role: roleAdmin, subject: key.PublicKey().String()}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s, out.(wire.Session)
 	}
-	defer s.Close()
-	_, out, err := s.openSession(ctx, &request{p: &principal{org: "bench", role: roleAdmin, subject: key.PublicKey().String()}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sess := out.(wire.Session)
+	_, prevSess := open(prev)
+	s, sess := open(cur, prev)
 	body := []byte(`{"agent":"did:human:agent","delegation":"dlg_x","action":"docs.read","resource":"doc:1"}`)
 	keyID := wire.AdminKeyID("bench", key.PublicKey())
 	for _, bc := range []struct {
@@ -43,6 +53,9 @@ func BenchmarkAuthenticate(b *testing.B) {
 	}{
 		{"ed25519-signature", func(r *http.Request) error { return wire.SignRequest(r, body, keyID, key, time.Now()) }},
 		{"hmac-session", func(r *http.Request) error { return wire.SignRequestHMAC(r, body, sess.KeyID, sess.Key, time.Now()) }},
+		{"hmac-session-previous", func(r *http.Request) error {
+			return wire.SignRequestHMAC(r, body, prevSess.KeyID, prevSess.Key, time.Now())
+		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			// Signed ahead in batches (signing is the client's cost); each

@@ -86,6 +86,11 @@ const (
 	ledgerCompactRuns = 16
 )
 
+// ledgerIndexBusyTimeout is how long a transaction on the index database
+// waits for its write lock (held by another handle's merge or compaction)
+// before it fails with SQLITE_BUSY. Tests shorten it before Open.
+var ledgerIndexBusyTimeout = 10 * time.Second
+
 // ledgerIndexMigrations is the index database's schema, its own list
 // (recorded in its own schema_migrations table).
 var ledgerIndexMigrations = []migration{{store: "ledger-index", version: 1, stmts: []string{
@@ -130,6 +135,8 @@ type ledgerIndexDB struct {
 	stop, stopped chan struct{}
 	stopOnce      sync.Once
 
+	merges workerHealth // the merger's failed passes (ledger_status.go)
+
 	// testStop, when set, is asked at each step of a merge whether to
 	// abandon it there, as a crash would ("read", "written" = before the
 	// index commit, "committed" = after it).
@@ -151,8 +158,8 @@ func (d *DB) ledgerOpenIndex(ctx context.Context) error {
 	path := d.path + ledgerIndexSuffix
 	_, statErr := os.Stat(path)
 	existed := statErr == nil
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	dsn := "file:" + path + fmt.Sprintf("?_pragma=busy_timeout(%d)", ledgerIndexBusyTimeout.Milliseconds()) +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	raw, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return errs.Errorf(errs.ErrUnavailable, "sqlite: open ledger index %s: %w", path, err)
@@ -388,7 +395,13 @@ func (d *DB) ledgerCheckCover(ctx context.Context, x *ledgerIndexDB, existed boo
 
 // watermarks reads every log's watermark from the index database.
 func (x *ledgerIndexDB) watermarks(ctx context.Context) (map[string]int64, error) {
-	rows, err := x.db.db.QueryContext(ctx, `SELECT log, upto FROM ledger_merged`)
+	return ledgerLogInts(ctx, x.db.db, `SELECT log, upto FROM ledger_merged`)
+}
+
+// ledgerLogInts runs q, a query of (log, integer) rows, on db and returns
+// the integers by log.
+func ledgerLogInts(ctx context.Context, db *sql.DB, q string) (map[string]int64, error) {
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, mapErr(ctx, err)
 	}
@@ -396,11 +409,11 @@ func (x *ledgerIndexDB) watermarks(ctx context.Context) (map[string]int64, error
 	out := map[string]int64{}
 	for rows.Next() {
 		var log string
-		var upto int64
-		if err := rows.Scan(&log, &upto); err != nil {
+		var v int64
+		if err := rows.Scan(&log, &v); err != nil {
 			return nil, mapErr(ctx, err)
 		}
-		out[log] = upto
+		out[log] = v
 	}
 	return out, mapErr(ctx, rows.Err())
 }
@@ -441,7 +454,8 @@ func (x *ledgerIndexDB) markDeleted(log string, upto int64) {
 
 // ledgerMerger merges when woken by appends and every ledgerMergeEvery,
 // until Close. A failed merge (busy, I/O) leaves the rows in the main
-// database, where queries find them; the next pass retries.
+// database, where queries find them; the next pass retries. Failed passes
+// are counted for LedgerIndexStatus (one closing down is not a failure).
 func (d *DB) ledgerMerger(x *ledgerIndexDB) {
 	defer close(x.stopped)
 	t := time.NewTicker(ledgerMergeEvery)
@@ -459,7 +473,9 @@ func (d *DB) ledgerMerger(x *ledgerIndexDB) {
 		case <-x.wake:
 		case <-t.C:
 		}
-		_ = d.ledgerMergeAll(ctx)
+		if err := d.ledgerMergeAll(ctx); err != nil && ctx.Err() == nil {
+			x.merges.record(err)
+		}
 	}
 }
 

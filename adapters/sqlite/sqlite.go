@@ -55,6 +55,8 @@ type DB struct {
 	stop      chan struct{}
 	stopped   chan struct{}
 	closeOnce sync.Once
+	// checkpoints counts the checkpointer's failed passes (ledger_status.go).
+	checkpoints workerHealth
 }
 
 // checkpointEvery is the least time between two passes of the
@@ -137,8 +139,12 @@ func (d *DB) checkpointer() {
 		}
 		// A failure (busy, I/O) leaves the frames in the WAL, where they
 		// are as durable as in the database file; the next pass, or the
-		// last connection's close, checkpoints them.
-		_, _ = d.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		// last connection's close, checkpoints them. Failures are counted
+		// for LedgerIndexStatus; contention is not one (the PRAGMA reports
+		// a checkpoint it could not take as busy, without an error).
+		if _, err := d.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			d.checkpoints.record(err)
+		}
 		t.Reset(d.every)
 		select {
 		case <-d.stop:

@@ -62,6 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	appRPID := fs.String("app-rpid", env("HUMAN_APP_RPID", ""), "WebAuthn relying party ID of the /app/ inbox (the domain; default localhost) (env HUMAN_APP_RPID)")
 	appOpen := fs.Bool("app-open-registration", env("HUMAN_APP_OPEN_REGISTRATION", "") == "true", "let anyone create a human passport from the /app/ page (env HUMAN_APP_OPEN_REGISTRATION=true)")
 	sessionSecret := fs.String("session-secret", "", "secret (at least 32 bytes) keying POST /v1/sessions; share it between servers behind one address; empty = random per process, sessions end on restart (env HUMAN_SESSION_SECRET; prefer it or --config to the command line)")
+	prevSecrets := fs.String("previous-session-secrets", "", "secrets --session-secret replaced, comma-separated, each at least 32 bytes with no comma or surrounding space: sessions issued under them stay valid until they expire, new ones are issued under --session-secret only; drop them one --session-ttl after the rotation (env HUMAN_PREVIOUS_SESSION_SECRETS; prefer it or --config to the command line)")
 	sessionTTL := fs.Duration("session-ttl", server.DefaultSessionTTL, "lifetime of a session, at most 1h (env HUMAN_SESSION_TTL)")
 	role := fs.String("role", server.RoleAll, "all, or ledger: a ledger node serving only the ledger-store protocol to the --org-admins keys, for a control plane's --ledger human+https://... (env HUMAN_ROLE)")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +95,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "serve: --org-admins:", err)
 		return exitUsage
 	}
+	previous, err := serveParseSecrets(*prevSecrets)
+	if err != nil {
+		fmt.Fprintln(stderr, "serve: --previous-session-secrets:", err)
+		return exitUsage
+	}
 	if cfg.BaseURL != "" {
 		fmt.Fprintln(stderr, "serve: --base-url names a remote server; a server runs on its own stores")
 		return exitUsage
@@ -107,7 +113,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	srv, err := server.New(ctx, server.Config{Library: lib, Admins: adminKeys, OpenEnrollment: *openEnroll,
 		Rate: *rate, Burst: *burst, Concurrency: *conc, Logger: logger, Role: *role, TracerProvider: tp,
-		SessionSecret: []byte(*sessionSecret), SessionTTL: *sessionTTL,
+		SessionSecret: []byte(*sessionSecret), PreviousSessionSecrets: previous, SessionTTL: *sessionTTL,
 		App: server.AppConfig{RPID: *appRPID, Origins: splitList(*appOrigins), OpenRegistration: *appOpen}})
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
@@ -175,9 +181,14 @@ func serveApplyLayers(fs *flag.FlagSet, file string) error {
 		if err := json.Unmarshal(data, &fromFile); err != nil {
 			return fmt.Errorf("--config %s: %w", file, err)
 		}
-		for k := range fromFile {
+		for k, v := range fromFile {
 			if fs.Lookup(k) == nil || k == "config" {
 				return fmt.Errorf("--config %s: unknown setting %q", file, k)
+			}
+			switch v.(type) {
+			case []any, map[string]any, nil:
+				// fmt.Sprint would turn ["a","b"] into the one value "[a b]".
+				return fmt.Errorf("--config %s: %s: want a string, number or boolean (a list is one comma-separated string)", file, k)
 			}
 		}
 	}
@@ -218,6 +229,27 @@ func serveParseAdmins(s string) (map[string][]passport.PublicKey, error) {
 			return nil, err
 		}
 		out[org] = append(out[org], k)
+	}
+	return out, nil
+}
+
+// serveParseSecrets splits the comma-separated --previous-session-secrets.
+// It checks only the syntax, so that a typo ("a, b") fails rather than
+// yield a secret nobody issued under; server.New checks each secret. Its
+// errors name a secret by position, never by its bytes.
+func serveParseSecrets(v string) ([][]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var out [][]byte
+	for i, item := range strings.Split(v, ",") {
+		switch {
+		case item == "":
+			return nil, fmt.Errorf("secret %d is empty: separate secrets with single commas", i+1)
+		case strings.TrimSpace(item) != item:
+			return nil, fmt.Errorf("secret %d starts or ends with a space: separate secrets with commas only", i+1)
+		}
+		out = append(out, []byte(item))
 	}
 	return out, nil
 }
