@@ -452,9 +452,9 @@ func TestLedgerCompaction(t *testing.T) {
 }
 
 // TestLedgerMergeKilled appends from a child process with its merger
-// running at a small threshold and kills it (SIGKILL) mid-load: every
-// acknowledged entry is found exactly once after reopening, and the next
-// merge completes the index.
+// running at small merge and compaction thresholds and kills it (SIGKILL)
+// mid-load: every acknowledged entry is found exactly once after
+// reopening, and the next merge completes the index.
 func TestLedgerMergeKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a process")
@@ -537,6 +537,7 @@ func TestLedgerMergeChild(t *testing.T) {
 	}
 	db.ledger.mu.Lock()
 	db.ledger.mergeAt = 64
+	db.ledger.compactAt = 3 // compactions too, where the kill may land
 	db.ledger.mu.Unlock()
 	s := NewLedgerStore(db)
 	for size, k := uint64(0), 0; ; k++ {
