@@ -47,4 +47,4 @@ $GO test -count=1 ./...
 echo "== go test -tags humantestclock (the test-only server clock)" >&2
 $GO test -count=1 -tags humantestclock -run TestTestClock ./server/
 echo "== go test -race (concurrency-heavy packages)" >&2
-$GO test -count=1 -race -short ./ledger/ ./workforce/ ./passport/ ./policy/ ./capability/ .
+$GO test -count=1 -race -short ./ledger/ ./workforce/ ./passport/ ./policy/ ./capability/ ./adapters/sqlite/ .
