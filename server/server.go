@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/humanos/human"
@@ -134,6 +135,7 @@ type orgClient struct {
 	once sync.Once
 	c    *human.Client
 	err  error
+	open atomic.Pointer[human.Client] // c once open, for readers that must not wait on once
 }
 
 // New returns a server. It opens the clients of every known org, so a
@@ -204,6 +206,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.routes = s.ledgerRouteTable()
 		return s, nil
 	}
+	// The SQLite ledger index's health, over the org clients' handles on
+	// the one database file they share (ledgerIndexStatus).
+	cfg.Registry.MustRegister(newLedgerIndexCollectorOf(s.ledgerIndexReporters, s.log))
 	s.routes = s.routeTable()
 	if clockRoute != nil {
 		s.routes = append(s.routes, clockRoute)
@@ -337,6 +342,9 @@ func (s *Server) client(ctx context.Context, org string) (*human.Client, error) 
 		cfg := s.cfg.Library
 		cfg.Org, cfg.BaseURL, cfg.OrgSigner, cfg.OrgKeyFile = org, "", nil, ""
 		oc.c, oc.err = human.Open(ctx, cfg)
+		if oc.err == nil {
+			oc.open.Store(oc.c)
+		}
 	})
 	if oc.err != nil {
 		// Let a later request retry a transient failure.
@@ -355,22 +363,28 @@ func (s *Server) Ready(ctx context.Context) map[string]error {
 	if s.node != nil {
 		return s.readyLedger(ctx)
 	}
-	s.mu.Lock()
-	open := map[string]*human.Client{}
-	for org, oc := range s.clients {
-		if oc.c != nil {
-			open[org] = oc.c
-		}
-	}
-	s.mu.Unlock()
 	out := map[string]error{}
-	for org, c := range open {
+	for org, c := range s.openClients() {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, _, err := c.Ledger().Checkpoint(cctx)
 		cancel()
 		out[org] = err
 	}
 	return out
+}
+
+// openClients returns the org clients open now, by org, without waiting
+// for one being opened.
+func (s *Server) openClients() map[string]*human.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	open := map[string]*human.Client{}
+	for org, oc := range s.clients {
+		if c := oc.open.Load(); c != nil {
+			open[org] = c
+		}
+	}
+	return open
 }
 
 // Drain makes long polls return at once (as still pending), for a
