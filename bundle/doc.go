@@ -53,8 +53,8 @@
 // not through capability.Graph.AddEvidence: evidence records work done
 // while a holding existed and stays when the holding is later removed, so
 // "the subject holds the capability now" is no condition for moving it.
-// A destination graph store that keeps no evidence (Neo4j) imports the
-// rest of the bundle; ImportReport.Skipped counts the evidence left out.
+// A destination graph store that keeps no evidence imports the rest of
+// the bundle; ImportReport.Skipped counts the evidence left out.
 //
 // These two parts came after the first bundles without a version change:
 // a bundle that does not list them reads as one with none (its counts

@@ -1,7 +1,8 @@
 // Package neo4j keeps HUMAN's capability graph (capability.Store and
-// capability.BulkStore) in Neo4j 5 (Community or Enterprise, 5.26 LTS is
-// what its tests run against), through
-// github.com/neo4j/neo4j-go-driver/v5. Apps import it for its side effect:
+// capability.BulkStore, with its claim record and evidence) in Neo4j 5
+// (Community or Enterprise, 5.26 LTS is what its tests run against),
+// through github.com/neo4j/neo4j-go-driver/v5. Apps import it for its
+// side effect:
 //
 //	import _ "github.com/humanos/human/adapters/neo4j"
 //
@@ -37,12 +38,22 @@
 // capability.Graph's: the store keeps adjacency only). The traversal runs
 // level by level through [Store.InMany], one query per level.
 //
+// Applied signed claims (capability.ClaimStore) are (:HumanClaim {key, ns,
+// org, id, digest}) under the constraint human_claim_key, so a claim ID
+// is recorded once per org even against concurrent callers. Evidence
+// pointers (capability.EvidenceStore) are (:HumanEvidence {key, ns, org,
+// subject, capability, ref, kind, task, at_s, at_ns}) under
+// human_evidence_key, indexed by holding (human_evidence_holding) and
+// linked to no node, so they stay when the holding is removed. Both are
+// listed for package bundle (capability.ClaimLister,
+// capability.EvidenceLister) in the string order of Store.ListNodes.
+//
 // # Required permissions
 //
 // A role with read and write access to the database (Enterprise: the
 // built-in "editor" role), plus, the first time, the schema privilege to
-// create the constraint (the "architect" role, or an admin running Open
-// once). Community Edition has no roles: any authenticated user can.
+// create the constraints and the index (the "architect" role, or an
+// admin running Open once). Community Edition has no roles: any authenticated user can.
 //
 // # Errors
 //

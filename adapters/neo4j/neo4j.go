@@ -26,12 +26,15 @@ type Options struct {
 	Namespace string
 }
 
-// Store is a [capability.Store] and [capability.BulkStore] in Neo4j.
+// Store is a [capability.Store], [capability.BulkStore],
+// [capability.ClaimStore] and [capability.EvidenceStore] in Neo4j.
 // Each node is a (:HumanNode {key, ns, org, id, kind, name}) whose key
 // joins namespace, org and ID unambiguously (a uniqueness constraint on
 // key makes concurrent creation safe); each edge is a relationship of type
 // HOLDS, MEMBER_OF or DELEGATES with properties level, expires (Unix
-// nanoseconds, 0 for never) and issuer. It is safe for concurrent use.
+// nanoseconds, 0 for never) and issuer. Applied claims and evidence
+// pointers are nodes of their own, (:HumanClaim) and (:HumanEvidence),
+// outside the graph. It is safe for concurrent use.
 type Store struct {
 	driver neo4j.DriverWithContext
 	db     string
@@ -44,8 +47,9 @@ var (
 	_ capability.BulkStore = (*Store)(nil)
 )
 
-// Open returns a Store over driver, creating the uniqueness constraint it
-// needs if it does not exist (which needs the schema privilege once).
+// Open returns a Store over driver, creating the uniqueness constraints
+// and the index it needs if they do not exist (which needs the schema
+// privilege once).
 // A nil driver is errs.ErrInvalidArgument; an unreachable server
 // errs.ErrUnavailable. Closing the Store does not close driver.
 func Open(ctx context.Context, driver neo4j.DriverWithContext, opts *Options) (*Store, error) {
@@ -60,9 +64,10 @@ func Open(ctx context.Context, driver neo4j.DriverWithContext, opts *Options) (*
 	if err := ctx.Err(); err != nil {
 		return nil, errs.Errorf(errs.ErrUnavailable, "neo4j: open: %w", err)
 	}
-	_, err := s.run(ctx, true, "CREATE CONSTRAINT human_node_key IF NOT EXISTS FOR (n:HumanNode) REQUIRE n.key IS UNIQUE", nil)
-	if err != nil {
-		return nil, fmt.Errorf("neo4j: creating the node key constraint: %w", err)
+	for _, q := range schema {
+		if _, err := s.run(ctx, true, q, nil); err != nil {
+			return nil, fmt.Errorf("neo4j: creating the schema (%s): %w", strings.Fields(q)[2], err)
+		}
 	}
 	return s, nil
 }
