@@ -116,7 +116,7 @@ var ledgerIndexMigrations = []migration{{store: "ledger-index", version: 1, stmt
 }}}
 
 // ledgerIndexDB is the index level of a DB: the database holding
-// ledger_postings and the merger's state.
+// ledger_runs, ledger_postings and the merger's state.
 type ledgerIndexDB struct {
 	db   *DB  // the index database; the main DB itself for ":memory:"
 	file bool // db is a second file (recent rows + merger); else postings are written by appends

@@ -13,9 +13,10 @@ import (
 // one append: every index term of the batch with the indices of the
 // entries that carry it. An append writes this one row instead of one
 // posting row per term; the merger (ledger_merge.go) later folds recent
-// rows into the index database's ledger_postings and deletes them.
+// rows into one run of the index database (ledger_runs, the same format
+// over many appends), which a compaction folds into ledger_postings.
 //
-// The postings column is
+// The postings column (of a recent row or a run) is
 //
 //	byte    format (recentFormat)
 //	uvarint number of terms
