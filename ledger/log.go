@@ -159,7 +159,7 @@ func (c *committed) receipt(ctx context.Context, idx uint64, leaf, entry []byte)
 	if err != nil {
 		return nil, err
 	}
-	pr, err := pn.Rehash(hashes, hasher.HashChildren)
+	pr, err := pn.Rehash(hashes, hashChildren)
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrFailedPrecondition, "ledger %q: %v", l.org, err)
 	}
@@ -616,7 +616,7 @@ func (l *Log) inclusionProof(ctx context.Context, index, size uint64) ([][]byte,
 	if err != nil {
 		return nil, err
 	}
-	pr, err := pn.Rehash(hashes, hasher.HashChildren)
+	pr, err := pn.Rehash(hashes, hashChildren)
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrUnavailable, "ledger: %v", err)
 	}
@@ -646,7 +646,7 @@ func (l *Log) ConsistencyProof(ctx context.Context, oldSize, newSize uint64) ([]
 	if err != nil {
 		return nil, err
 	}
-	pr, err := pn.Rehash(hashes, hasher.HashChildren)
+	pr, err := pn.Rehash(hashes, hashChildren)
 	if err != nil {
 		return nil, errs.Errorf(errs.ErrUnavailable, "ledger: %v", err)
 	}

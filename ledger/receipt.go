@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -18,7 +19,23 @@ import (
 var hasher = rfc6962.DefaultHasher
 
 // rangeFactory builds compact ranges with RFC 6962 node hashing.
-var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
+var rangeFactory = &compact.RangeFactory{Hash: hashChildren}
+
+// hashChildren is hasher.HashChildren, SHA-256(0x01 || l || r), computed
+// over a stack buffer when both children are SHA-256 hashes (always, in a
+// log that verifies), without the hash.Hash that rfc6962.Hasher allocates
+// for every node.
+func hashChildren(l, r []byte) []byte {
+	if len(l) != sha256.Size || len(r) != sha256.Size {
+		return hasher.HashChildren(l, r)
+	}
+	var b [1 + 2*sha256.Size]byte
+	b[0] = rfc6962.RFC6962NodeHashPrefix
+	copy(b[1:], l)
+	copy(b[1+sha256.Size:], r)
+	h := sha256.Sum256(b[:])
+	return h[:]
+}
 
 // LeafHash returns the RFC 6962 leaf hash of a log entry.
 func LeafHash(entry []byte) []byte { return hasher.HashLeaf(entry) }

@@ -472,7 +472,7 @@ func (t *tileReader) node(id compact.NodeID) ([]byte, error) {
 	for len(hashes) > 1 {
 		next := hashes[:0:0]
 		for i := 0; i < len(hashes); i += 2 {
-			next = append(next, hasher.HashChildren(hashes[i], hashes[i+1]))
+			next = append(next, hashChildren(hashes[i], hashes[i+1]))
 		}
 		hashes = next
 	}
