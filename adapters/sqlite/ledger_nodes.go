@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/humanos/human/errs"
@@ -67,25 +69,47 @@ func ledgerRowLeaf(n ledger.Node, start, end int64) (int64, bool) {
 // and the nodes that go to ledger_nodes. A node named twice is
 // errs.ErrInvalidArgument.
 func ledgerSplitNodes(log string, start, end int64, nodes []ledger.Node) ([]any, []ledger.Node, error) {
+	// Nodes usually come in the order the tree completes them (by leaf,
+	// then level); anything else is sorted so, and packed again.
+	cols, table, bad := ledgerPackNodes(start, end, nodes)
+	if bad < 0 {
+		return cols, table, nil
+	}
+	sorted := slices.Clone(nodes)
+	slices.SortStableFunc(sorted, func(a, b ledger.Node) int {
+		la, _ := ledgerNodeLeaf(a.ID)
+		lb, _ := ledgerNodeLeaf(b.ID)
+		return cmp.Or(cmp.Compare(la, lb), cmp.Compare(a.ID.Level, b.ID.Level))
+	})
+	if cols, table, bad = ledgerPackNodes(start, end, sorted); bad >= 0 {
+		// Sorted, only a repeat follows a node of its own level.
+		n := sorted[bad].ID
+		return nil, nil, errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: node (%d, %d) is named twice", log, n.Level, n.Index)
+	}
+	return cols, table, nil
+}
+
+// ledgerPackNodes is ledgerSplitNodes for nodes in completion order: it
+// returns the position of the first node whose level is not above the
+// last one packed into its entry's column (-1 when there is none).
+func ledgerPackNodes(start, end int64, nodes []ledger.Node) ([]any, []ledger.Node, int) {
 	cols := make([]any, end-start)
 	var table []ledger.Node
-	for _, n := range nodes {
+	for i, n := range nodes {
 		leaf, ok := ledgerRowLeaf(n, start, end)
 		if !ok {
 			table = append(table, n)
 			continue
 		}
-		// Nodes usually come in the order the tree completes them (by
-		// leaf, then level); anything else is sorted out below.
 		k := leaf - start
 		col, _ := cols[k].([]byte)
 		if len(col) > 0 && uint(ledgerLastLevel(col)) >= n.ID.Level {
-			return ledgerSplitSorted(log, start, end, nodes)
+			return nil, nil, i
 		}
 		col = append(col, byte(n.ID.Level), byte(len(n.Hash)))
 		cols[k] = append(col, n.Hash...)
 	}
-	return cols, table, nil
+	return cols, table, -1
 }
 
 // ledgerLastLevel returns the level of the last node in a nodes column.
@@ -96,41 +120,6 @@ func ledgerLastLevel(col []byte) byte {
 		col = col[2+int(col[1]):]
 	}
 	return last
-}
-
-// ledgerSplitSorted is ledgerSplitNodes for nodes not in completion order
-// (or naming one twice): it sorts them by leaf and level.
-func ledgerSplitSorted(log string, start, end int64, nodes []ledger.Node) ([]any, []ledger.Node, error) {
-	byLeaf := make(map[int64]map[uint][]byte)
-	var table []ledger.Node
-	for _, n := range nodes {
-		leaf, ok := ledgerRowLeaf(n, start, end)
-		if !ok {
-			table = append(table, n)
-			continue
-		}
-		m := byLeaf[leaf]
-		if m == nil {
-			m = map[uint][]byte{}
-			byLeaf[leaf] = m
-		}
-		if _, dup := m[n.ID.Level]; dup {
-			return nil, nil, errs.Errorf(errs.ErrInvalidArgument, "sqlite ledger %q: node (%d, %d) is named twice", log, n.ID.Level, n.ID.Index)
-		}
-		m[n.ID.Level] = n.Hash
-	}
-	cols := make([]any, end-start)
-	for leaf, m := range byLeaf {
-		var col []byte
-		for level := range uint(ledgerIndexBits) {
-			if h, ok := m[level]; ok {
-				col = append(col, byte(level), byte(len(h)))
-				col = append(col, h...)
-			}
-		}
-		cols[leaf-start] = col
-	}
-	return cols, table, nil
 }
 
 // ledgerColumnNode returns the hash of the node at level in a nodes

@@ -89,6 +89,71 @@ func signedEntries(b *testing.B, signer passport.Signer, n int) [][]byte {
 // journal commit (this machine mounts with discard).
 func settle() { syscall.Sync() }
 
+// distinct is how many different entries each run cycles through.
+const distinct = 1024
+
+// fixture is what every run appends: the statements HUMAN attests, the
+// same statements pre-signed for the systems that log bytes, and the key.
+type fixture struct {
+	signer  *passport.Ed25519Signer
+	entries [][]byte
+	stmts   []*ledger.Statement
+}
+
+func newFixture(b *testing.B) *fixture {
+	signer, err := passport.GenerateEd25519()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &fixture{signer: signer, entries: signedEntries(b, signer, distinct), stmts: make([]*ledger.Statement, distinct)}
+	for i := range f.stmts {
+		f.stmts[i] = statement(i)
+	}
+	return f
+}
+
+// humanLog opens org acme's log over store, closed when b ends.
+func (f *fixture) humanLog(b *testing.B, store ledger.Store) *ledger.Log {
+	l, err := ledger.Open(context.Background(), store, "acme", f.signer, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
+// attest is one attested append: sign the i-th statement, wait for the
+// receipt holding a signed checkpoint.
+func (f *fixture) attest(l *ledger.Log) func(ctx context.Context, i int) error {
+	return func(ctx context.Context, i int) error {
+		p, err := l.Attest(ctx, f.stmts[i%distinct])
+		if err != nil {
+			return err
+		}
+		_, err = p.Wait(ctx)
+		return err
+	}
+}
+
+// tessera is one Tessera append of the i-th pre-signed entry, waiting for
+// a published checkpoint that covers it.
+func (f *fixture) tessera(app *tessera.Appender, awaiter *tessera.PublicationAwaiter) func(ctx context.Context, i int) error {
+	return func(ctx context.Context, i int) error {
+		_, _, err := awaiter.Await(ctx, app.Add(ctx, tessera.NewEntry(f.entries[i%distinct])))
+		return err
+	}
+}
+
+// sqliteStore opens a fresh SQLite ledger store, closed when b ends.
+func sqliteStore(b *testing.B) *sqlite.LedgerStore {
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "human.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return sqlite.NewLedgerStore(db)
+}
+
 // drive runs b.N appends with at most window in flight, each in its own
 // goroutine (as concurrent callers), and reports entries/s and the p50/p99
 // latency from the append call to its receipt or covering checkpoint.
@@ -178,44 +243,15 @@ func drivePaced(b *testing.B, rate int, appendOne func(ctx context.Context, i in
 //
 //	cd bench && go test -run '^$' -bench AppendPaced -benchtime 60000x ./ledger/
 func BenchmarkAppendPaced(b *testing.B) {
-	signer, err := passport.GenerateEd25519()
-	if err != nil {
-		b.Fatal(err)
-	}
-	const distinct = 1024
-	entries := signedEntries(b, signer, distinct)
-	stmts := make([]*ledger.Statement, distinct)
-	for i := range stmts {
-		stmts[i] = statement(i)
-	}
+	f := newFixture(b)
 	for _, rate := range rates {
 		b.Run(fmt.Sprintf("human-attest-sqlite/r%d", rate), func(b *testing.B) {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "human.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			l, err := ledger.Open(context.Background(), sqlite.NewLedgerStore(db), "acme", signer, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer l.Close()
-			drivePaced(b, rate, func(ctx context.Context, i int) error {
-				p, err := l.Attest(ctx, stmts[i%distinct])
-				if err != nil {
-					return err
-				}
-				_, err = p.Wait(ctx)
-				return err
-			})
+			drivePaced(b, rate, f.attest(f.humanLog(b, sqliteStore(b))))
 		})
 		b.Run(fmt.Sprintf("tessera-posix/r%d", rate), func(b *testing.B) {
 			app, awaiter, shutdown := tesseraAppender(b, 4*rate)
 			defer shutdown()
-			drivePaced(b, rate, func(ctx context.Context, i int) error {
-				_, _, err := awaiter.Await(ctx, app.Add(ctx, tessera.NewEntry(entries[i%distinct])))
-				return err
-			})
+			drivePaced(b, rate, f.tessera(app, awaiter))
 		})
 	}
 }
@@ -255,68 +291,29 @@ func tesseraAppender(b *testing.B, pushback int) (*tessera.Appender, *tessera.Pu
 }
 
 func BenchmarkAppend(b *testing.B) {
-	signer, err := passport.GenerateEd25519()
-	if err != nil {
-		b.Fatal(err)
-	}
-	const distinct = 1024
-	entries := signedEntries(b, signer, distinct)
-	stmts := make([]*ledger.Statement, distinct)
-	for i := range stmts {
-		stmts[i] = statement(i)
-	}
-	humanLog := func(b *testing.B, store ledger.Store) *ledger.Log {
-		l, err := ledger.Open(context.Background(), store, "acme", signer, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { l.Close() })
-		return l
-	}
+	f := newFixture(b)
 	stores := []struct {
 		name string
 		open func(b *testing.B) ledger.Store
 	}{
 		{"memory", func(b *testing.B) ledger.Store { return memory.NewLedgerStore() }},
-		{"sqlite", func(b *testing.B) ledger.Store {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "human.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			return sqlite.NewLedgerStore(db)
-		}},
+		{"sqlite", func(b *testing.B) ledger.Store { return sqliteStore(b) }},
 		// The same store without its query index (ledger.IndexStore hidden):
 		// what indexing costs per attestation.
-		{"sqlite-noindex", func(b *testing.B) ledger.Store {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "human.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			return struct{ ledger.Store }{sqlite.NewLedgerStore(db)}
-		}},
+		{"sqlite-noindex", func(b *testing.B) ledger.Store { return struct{ ledger.Store }{sqliteStore(b)} }},
 	}
 	for _, w := range windows {
 		for _, s := range stores {
 			// Attested: each caller signs its entry (DSSE, Ed25519) and gets a
 			// receipt holding a signed checkpoint.
 			b.Run(fmt.Sprintf("human-attest-%s/w%d", s.name, w), func(b *testing.B) {
-				l := humanLog(b, s.open(b))
-				drive(b, w, func(ctx context.Context, i int) error {
-					p, err := l.Attest(ctx, stmts[i%distinct])
-					if err != nil {
-						return err
-					}
-					_, err = p.Wait(ctx)
-					return err
-				})
+				drive(b, w, f.attest(f.humanLog(b, s.open(b))))
 			})
 			// The same pre-signed bytes Tessera gets.
 			b.Run(fmt.Sprintf("human-presigned-%s/w%d", s.name, w), func(b *testing.B) {
-				l := humanLog(b, s.open(b))
+				l := f.humanLog(b, s.open(b))
 				drive(b, w, func(ctx context.Context, i int) error {
-					_, err := l.Append(ctx, entries[i%distinct])
+					_, err := l.Append(ctx, f.entries[i%distinct])
 					return err
 				})
 			})
@@ -324,10 +321,7 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run(fmt.Sprintf("tessera-posix/w%d", w), func(b *testing.B) {
 			app, awaiter, shutdown := tesseraAppender(b, 2*w)
 			defer shutdown()
-			drive(b, w, func(ctx context.Context, i int) error {
-				_, _, err := awaiter.Await(ctx, app.Add(ctx, tessera.NewEntry(entries[i%distinct])))
-				return err
-			})
+			drive(b, w, f.tessera(app, awaiter))
 		})
 	}
 }
