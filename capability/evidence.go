@@ -7,6 +7,11 @@ import (
 	"github.com/humanos/human/errs"
 )
 
+// EvidenceTimeLayout is the text form SQL stores keep Evidence.At in: RFC
+// 3339 in UTC with nine fraction digits, always, so that it is fixed width
+// and text order is time order. Parse it back with time.RFC3339Nano.
+const EvidenceTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
 // Evidence is a pointer to governed work that shows a holder exercising a
 // capability: an approval given, a task completed. It points, it does not
 // copy: Ref names the attested record (for an approval, "ledger:<index>"

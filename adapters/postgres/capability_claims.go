@@ -35,7 +35,7 @@ func (s *GraphStore) AddEvidence(ctx context.Context, org, subject, capabilityID
 	return s.d.tx(ctx, org, func(tx txn) error {
 		_, err := tx.Exec(ctx, `INSERT INTO {S}.capability_evidence (org, subject, capability, ref, kind, task, at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org, subject, capability, ref) DO NOTHING`,
-			org, subject, capabilityID, ev.Ref, ev.Kind, ev.Task, ev.At.UTC().Format(evidenceTime))
+			org, subject, capabilityID, ev.Ref, ev.Kind, ev.Task, ev.At.UTC().Format(capability.EvidenceTimeLayout))
 		return err
 	})
 }
@@ -61,10 +61,6 @@ func (s *GraphStore) Evidence(ctx context.Context, org, subject, capabilityID st
 		})
 	return out, err
 }
-
-// evidenceTime is RFC 3339 with nine fraction digits, always: fixed width,
-// so ORDER BY on the text is time order.
-const evidenceTime = "2006-01-02T15:04:05.000000000Z07:00"
 
 var (
 	_ capability.ClaimLister    = (*GraphStore)(nil)

@@ -60,7 +60,7 @@ func (s *GraphStore) AddEvidence(ctx context.Context, org, subject, capabilityID
 	return s.d.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO capability_evidence (org, subject, capability, ref, kind, task, at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, subject, capability, ref) DO NOTHING`,
-			org, subject, capabilityID, ev.Ref, ev.Kind, ev.Task, ev.At.UTC().Format(evidenceTime))
+			org, subject, capabilityID, ev.Ref, ev.Kind, ev.Task, ev.At.UTC().Format(capability.EvidenceTimeLayout))
 		return err
 	})
 }
@@ -90,10 +90,6 @@ func (s *GraphStore) Evidence(ctx context.Context, org, subject, capabilityID st
 	}
 	return out, mapErr(ctx, rows.Err())
 }
-
-// evidenceTime is RFC 3339 with nine fraction digits, always: fixed width,
-// so ORDER BY on the text is time order.
-const evidenceTime = "2006-01-02T15:04:05.000000000Z07:00"
 
 var (
 	_ capability.ClaimLister    = (*GraphStore)(nil)
